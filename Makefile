@@ -1,0 +1,102 @@
+# sdc build. Targets:
+#   make            release build: build/release/sdc and libsdc.a
+#   make test       sanitizer build (ASan + UBSan), then every test (tests/run.sh)
+#   make bench      release build of bench/, then the op benchmark table
+#   make fuzz       libFuzzer targets (clang), see fuzz/README.md
+#   make asan       sanitizer build only
+# Variables: MODE=release|asan|debug, WERROR=0 to allow warnings, CC=clang.
+#
+# Sources are found by folder: every src/**/*.c goes into libsdc.a; files
+# named *_avx2.c / *_avx512.c are compiled with those ISA flags only (the
+# dispatcher picks them at run time, so one binary runs on any x86-64);
+# tests/unit/*.c and tests/ref/*.c form the test binary; tools/cli/*.c the CLI.
+
+MODE ?= release
+CC ?= cc
+WERROR ?= 1
+BUILD := build/$(MODE)
+Q ?= @
+
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla -Wno-unused-parameter
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+CSTD := -std=c11 -D_GNU_SOURCE
+INCLUDES := -Isrc -Iinclude -Itests
+OPT_release := -O2 -g -fno-omit-frame-pointer
+OPT_debug := -O0 -g
+OPT_asan := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+LDOPT_asan := -fsanitize=address,undefined
+CFLAGS_ALL := $(CSTD) $(WARN) $(INCLUDES) $(OPT_$(MODE)) -MMD -MP $(CFLAGS)
+LDLIBS := -ljansson -lpng -lz -lutf8proc -lm -lpthread
+LDFLAGS_ALL := $(LDOPT_$(MODE)) $(LDFLAGS)
+
+ISA_avx2 := -mavx2 -mfma -mf16c
+ISA_avx512 := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512bf16 -mfma -mf16c
+
+LIB_SRC := $(shell find src -name '*.c' | sort)
+CLI_SRC := $(shell find tools/cli -name '*.c' | sort)
+TEST_SRC := tests/harness.c $(shell find tests/unit tests/ref -name '*.c' 2>/dev/null | sort)
+BENCH_SRC := $(shell find bench -name '*.c' 2>/dev/null | sort)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+LIB_OBJ := $(call obj,$(LIB_SRC))
+CLI_OBJ := $(call obj,$(CLI_SRC))
+TEST_OBJ := $(call obj,$(TEST_SRC))
+BENCH_OBJ := $(call obj,$(BENCH_SRC))
+
+LIB := $(BUILD)/libsdc.a
+CLI := $(BUILD)/sdc
+TESTS := $(BUILD)/sdc_tests
+BENCH := $(BUILD)/sdc_bench
+
+.PHONY: all test asan bench bench-e2e fuzz clean demo
+all: $(LIB) $(CLI)
+
+$(BUILD)/obj/%_avx2.o: %_avx2.c
+	@mkdir -p $(dir $@)
+	@echo "CC $<"
+	$(Q)$(CC) $(CFLAGS_ALL) $(ISA_avx2) -c $< -o $@
+
+$(BUILD)/obj/%_avx512.o: %_avx512.c
+	@mkdir -p $(dir $@)
+	@echo "CC $<"
+	$(Q)$(CC) $(CFLAGS_ALL) $(ISA_avx512) -c $< -o $@
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "CC $<"
+	$(Q)$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(CLI): $(CLI_OBJ) $(LIB)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(LIB) $(LDLIBS)
+
+$(TESTS): $(TEST_OBJ) $(LIB)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(TEST_OBJ) $(LIB) $(LDLIBS)
+
+$(BENCH): $(BENCH_OBJ) $(LIB)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(BENCH_OBJ) $(LIB) $(LDLIBS)
+
+asan:
+	$(MAKE) MODE=asan build/asan/sdc build/asan/sdc_tests
+
+test:
+	$(MAKE) MODE=asan build/asan/sdc build/asan/sdc_tests
+	SDC_BIN=build/asan/sdc SDC_TESTS=build/asan/sdc_tests tests/run.sh
+
+bench:
+	$(MAKE) MODE=release build/release/sdc build/release/sdc_bench
+	build/release/sdc_bench ops
+
+clean:
+	rm -rf build
+
+-include $(shell find build/$(MODE) -name '*.d' 2>/dev/null)
+
+# The README's first command: build, make a random tiny model, generate an image.
+demo: all
+	scripts/demo.sh

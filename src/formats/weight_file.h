@@ -1,0 +1,67 @@
+/* A model file's named tensors, whatever the file format.
+ *
+ * sdc_weight_file is the one container every format parser fills:
+ * safetensors (zero-copy over an mmap), and the other formats as they
+ * land. Tensor data either points into the mapping or into buffers the
+ * file owns; either way it lives until sdc_weight_file_close.
+ * Thread-safety: read-only after open, so concurrent lookups are fine. */
+#ifndef SDC_FORMATS_WEIGHT_FILE_H
+#define SDC_FORMATS_WEIGHT_FILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/error.h"
+#include "base/mapfile.h"
+#include "base/strmap.h"
+#include "tensor/dtype.h"
+#include "tensor/tensor.h"
+
+#define SDC_WEIGHT_MAX_DIMS 8
+
+typedef struct sdc_weight_info {
+    char *name;
+    sdc_dtype dtype;
+    int ndim;
+    int64_t shape[SDC_WEIGHT_MAX_DIMS];
+    const void *data;
+    size_t nbytes;
+} sdc_weight_info;
+
+typedef struct sdc_weight_file {
+    char *path;
+    sdc_weight_info *tensors;
+    size_t count, cap;
+    sdc_strmap index;       /* name -> position in tensors */
+    sdc_mapfile map;        /* the mapped file, when zero-copy */
+    void **owned;           /* buffers to free on close */
+    size_t n_owned, cap_owned;
+    char **meta_keys, **meta_values; /* string metadata (safetensors __metadata__) */
+    size_t n_meta;
+    const char *format;     /* "safetensors", ... */
+} sdc_weight_file;
+
+/* Opens a weight file, choosing the parser from its content. On failure
+ * returns an error whose message names the file, and *out is NULL. */
+sdc_status sdc_weight_file_open(const char *path, sdc_weight_file **out, sdc_error *err);
+void sdc_weight_file_close(sdc_weight_file *f);
+
+const sdc_weight_info *sdc_weight_file_find(const sdc_weight_file *f, const char *name);
+/* Metadata string for key, or NULL. */
+const char *sdc_weight_file_meta(const sdc_weight_file *f, const char *key);
+
+int64_t sdc_weight_numel(const sdc_weight_info *w);
+/* 1..4-D descriptor over the weight's data (shape copied); ndim > 4 is
+ * collapsed into the leading dim. The tensor does not own data. */
+sdc_tensor sdc_weight_tensor(const sdc_weight_info *w);
+
+/* --- for parsers -------------------------------------------------------- */
+sdc_weight_file *sdc_weight_file_new(const char *path, sdc_error *err);
+/* Appends a tensor (name copied). Rejects duplicate names. */
+sdc_status sdc_weight_file_add(sdc_weight_file *f, const char *name, sdc_dtype dtype, int ndim, const int64_t *shape,
+                               const void *data, size_t nbytes, sdc_error *err);
+/* Takes ownership of a malloc'd buffer, freed on close. */
+sdc_status sdc_weight_file_own(sdc_weight_file *f, void *buf, sdc_error *err);
+sdc_status sdc_weight_file_add_meta(sdc_weight_file *f, const char *key, const char *value, sdc_error *err);
+
+#endif

@@ -1,0 +1,27 @@
+/* The `sdc` command: dispatches to subcommands (one file each, cmd_*.c). */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const sdc_cli_command k_commands[] = {
+    {"version", "print version and CPU features", sdc_cmd_version},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: sdc COMMAND [options]   (sdc COMMAND --help for details)\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof k_commands / sizeof k_commands[0]; i++)
+        fprintf(f, "  %-14s %s\n", k_commands[i].name, k_commands[i].help);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    for (size_t i = 0; i < sizeof k_commands / sizeof k_commands[0]; i++)
+        if (strcmp(argv[1], k_commands[i].name) == 0) return k_commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "sdc: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
