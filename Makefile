@@ -4,6 +4,7 @@
 #   make bench      release build of bench/, then the op benchmark table
 #   make fuzz       libFuzzer targets (clang), see fuzz/README.md
 #   make asan       sanitizer build only
+#   make bin        CLI + test binary in $(BUILD) (e.g. make MODE=asan BUILD=build/mine bin)
 # Variables: MODE=release|asan|debug, WERROR=0 to allow warnings, CC=clang.
 #
 # Sources are found by folder: every src/**/*.c goes into libsdc.a; files
@@ -14,7 +15,8 @@
 MODE ?= release
 CC ?= cc
 WERROR ?= 1
-BUILD := build/$(MODE)
+BUILD ?= build/$(MODE)
+TEST_BUILD ?= build/asan
 Q ?= @
 
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla -Wno-unused-parameter
@@ -50,7 +52,7 @@ CLI := $(BUILD)/sdc
 TESTS := $(BUILD)/sdc_tests
 BENCH := $(BUILD)/sdc_bench
 
-.PHONY: all test asan bench bench-e2e fuzz clean demo
+.PHONY: all bin test asan bench bench-e2e fuzz clean demo
 all: $(LIB) $(CLI)
 
 $(BUILD)/obj/%_avx2.o: %_avx2.c
@@ -81,12 +83,15 @@ $(TESTS): $(TEST_OBJ) $(LIB)
 $(BENCH): $(BENCH_OBJ) $(LIB)
 	$(CC) $(LDFLAGS_ALL) -o $@ $(BENCH_OBJ) $(LIB) $(LDLIBS)
 
+# CLI + test binary in $(BUILD) (helpers building in parallel use BUILD=build/NAME)
+bin: $(CLI) $(TESTS)
+
 asan:
-	$(MAKE) MODE=asan build/asan/sdc build/asan/sdc_tests
+	$(MAKE) MODE=asan bin
 
 test:
-	$(MAKE) MODE=asan build/asan/sdc build/asan/sdc_tests
-	SDC_BIN=build/asan/sdc SDC_TESTS=build/asan/sdc_tests tests/run.sh
+	$(MAKE) MODE=asan BUILD=$(TEST_BUILD) bin
+	SDC_BIN=$(TEST_BUILD)/sdc SDC_TESTS=$(TEST_BUILD)/sdc_tests tests/run.sh
 
 bench:
 	$(MAKE) MODE=release build/release/sdc build/release/sdc_bench
