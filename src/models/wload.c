@@ -1,0 +1,267 @@
+/* Weight loading helpers (see wload.h). */
+#include "models/wload.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/util.h"
+
+void sdc_wstore_free(sdc_wstore *s) {
+    for (size_t i = 0; i < s->n; i++) sdc_free_aligned(s->bufs[i]);
+    free(s->bufs);
+    memset(s, 0, sizeof *s);
+}
+
+void *sdc_wstore_alloc(sdc_wstore *s, size_t bytes) {
+    if (s->n == s->cap) {
+        size_t ncap = s->cap ? s->cap * 2 : 256;
+        void **nb = realloc(s->bufs, ncap * sizeof *nb);
+        if (!nb) return NULL;
+        s->bufs = nb;
+        s->cap = ncap;
+    }
+    void *p = sdc_alloc_aligned(bytes);
+    if (!p) return NULL;
+    s->bufs[s->n++] = p;
+    s->bytes += bytes;
+    return p;
+}
+
+static void full_name(const sdc_wload *l, char *buf, size_t size, const char *fmt, va_list ap) {
+    int n = snprintf(buf, size, "%s", l->prefix ? l->prefix : "");
+    if (n < 0 || (size_t)n >= size) n = 0;
+    vsnprintf(buf + n, size - (size_t)n, fmt, ap);
+}
+
+static const sdc_weight_info *lookup(sdc_wload *l, const char *name) {
+    if (!sdc_wl_ok(l)) return NULL;
+    const sdc_weight_info *w = sdc_model_files_find(l->files, name);
+    if (!w) {
+        sdc_error_set(l->err, SDC_ERR_FORMAT, "missing tensor '%s'", name);
+        return NULL;
+    }
+    if (!sdc_dtype_is_float(w->dtype) && w->dtype < SDC_DTYPE_Q8_0) {
+        sdc_error_set(l->err, SDC_ERR_FORMAT, "tensor '%s' has non-float dtype %s", name, sdc_dtype_name(w->dtype));
+        return NULL;
+    }
+    return w;
+}
+
+static bool check_dims(sdc_wload *l, const char *name, const sdc_weight_info *w, int nd, const int64_t *want) {
+    bool ok = w->ndim == nd;
+    for (int i = 0; ok && i < nd; i++) ok = want[i] < 0 || w->shape[i] == want[i];
+    if (ok) return true;
+    char got[128] = "", exp[128] = "";
+    int g = 0, e = 0;
+    for (int i = 0; i < w->ndim; i++) g += snprintf(got + g, sizeof got - (size_t)g, i ? ", %lld" : "%lld", (long long)w->shape[i]);
+    for (int i = 0; i < nd; i++) {
+        if (want[i] < 0) e += snprintf(exp + e, sizeof exp - (size_t)e, i ? ", *" : "*");
+        else e += snprintf(exp + e, sizeof exp - (size_t)e, i ? ", %lld" : "%lld", (long long)want[i]);
+    }
+    sdc_error_set(l->err, SDC_ERR_FORMAT, "tensor '%s' has shape [%s], expected [%s]", name, got, exp);
+    return false;
+}
+
+static sdc_tensor *new_desc(sdc_wload *l) {
+    sdc_tensor *t = sdc_wstore_alloc(l->store, sizeof *t);
+    if (!t) sdc_error_set(l->err, SDC_ERR_OOM, "out of memory loading weights");
+    return t;
+}
+
+/* f32/f16/bf16/quantized data -> dst dtype, n elements */
+static void convert(sdc_dtype src_t, const void *src, sdc_dtype dst_t, void *dst, size_t n) {
+    if (src_t == dst_t) {
+        memcpy(dst, src, n * (size_t)sdc_dtype_block_bytes(dst_t));
+        return;
+    }
+    if (dst_t == SDC_DTYPE_F32) {
+        sdc_convert_to_f32(src_t, src, dst, n);
+        return;
+    }
+    float tmp[1024];
+    size_t bs = (size_t)sdc_dtype_block_elems(src_t);
+    for (size_t i = 0; i < n; i += 1024) {
+        size_t m = SDC_MIN((size_t)1024, n - i);
+        sdc_convert_to_f32(src_t, (const char *)src + i / bs * (size_t)sdc_dtype_block_bytes(src_t), tmp, m);
+        sdc_convert_from_f32(dst_t, tmp, (char *)dst + i * (size_t)sdc_dtype_block_bytes(dst_t), m);
+    }
+}
+
+/* A copy of w's data in dtype t (or the data itself when it already is). */
+static void *as_dtype(sdc_wload *l, const sdc_weight_info *w, sdc_dtype t, bool allow_alias) {
+    size_t n = (size_t)sdc_weight_numel(w);
+    l->n_params += (int64_t)n;
+    if (w->dtype == t && allow_alias) return (void *)w->data;
+    void *buf = sdc_wstore_alloc(l->store, n * (size_t)sdc_dtype_block_bytes(t));
+    if (!buf) {
+        sdc_error_set(l->err, SDC_ERR_OOM, "out of memory converting '%s'", w->name);
+        return NULL;
+    }
+    convert(w->dtype, w->data, t, buf, n);
+    return buf;
+}
+
+sdc_tensor *sdc_wl_vec(sdc_wload *l, int64_t n, const char *fmt, ...) {
+    char name[512];
+    va_list ap;
+    va_start(ap, fmt);
+    full_name(l, name, sizeof name, fmt, ap);
+    va_end(ap);
+    const sdc_weight_info *w = lookup(l, name);
+    if (!w) return NULL;
+    int64_t numel = sdc_weight_numel(w);
+    if (n >= 0 && numel != n) {
+        sdc_error_set(l->err, SDC_ERR_FORMAT, "tensor '%s' has %lld elements, expected %lld", name, (long long)numel,
+                      (long long)n);
+        return NULL;
+    }
+    void *data = as_dtype(l, w, SDC_DTYPE_F32, true);
+    sdc_tensor *t = data ? new_desc(l) : NULL;
+    if (t) *t = sdc_tensor_1d(SDC_DTYPE_F32, data, numel);
+    return t;
+}
+
+sdc_tensor *sdc_wl_f32(sdc_wload *l, const char *fmt, ...) {
+    char name[512];
+    va_list ap;
+    va_start(ap, fmt);
+    full_name(l, name, sizeof name, fmt, ap);
+    va_end(ap);
+    const sdc_weight_info *w = lookup(l, name);
+    if (!w) return NULL;
+    void *data = as_dtype(l, w, SDC_DTYPE_F32, true);
+    sdc_tensor *t = data ? new_desc(l) : NULL;
+    if (t) {
+        *t = sdc_weight_tensor(w);
+        t->dtype = SDC_DTYPE_F32;
+        t->data = data;
+    }
+    return t;
+}
+
+sdc_tensor *sdc_wl_linear(sdc_wload *l, int64_t N, int64_t K, const char *fmt, ...) {
+    char name[512];
+    va_list ap;
+    va_start(ap, fmt);
+    full_name(l, name, sizeof name, fmt, ap);
+    va_end(ap);
+    const sdc_weight_info *w = lookup(l, name);
+    if (!w) return NULL;
+    int64_t want4[4] = {N, K, 1, 1};
+    if (!(w->ndim == 4 ? check_dims(l, name, w, 4, want4) : check_dims(l, name, w, 2, want4))) return NULL;
+    void *data = as_dtype(l, w, l->mat_dtype, true);
+    sdc_tensor *t = data ? new_desc(l) : NULL;
+    if (t) *t = sdc_tensor_2d(l->mat_dtype, data, w->shape[0], w->shape[1]);
+    return t;
+}
+
+sdc_tensor *sdc_wl_conv(sdc_wload *l, int64_t Cout, int64_t Cin, int64_t kh, int64_t kw, const char *fmt, ...) {
+    char name[512];
+    va_list ap;
+    va_start(ap, fmt);
+    full_name(l, name, sizeof name, fmt, ap);
+    va_end(ap);
+    const sdc_weight_info *w = lookup(l, name);
+    int64_t want[4] = {Cout, Cin, kh, kw};
+    if (!w || !check_dims(l, name, w, 4, want)) return NULL;
+    int64_t co = w->shape[0], ci = w->shape[1], h = w->shape[2], wd = w->shape[3];
+    sdc_tensor *t = new_desc(l);
+    if (!t) return NULL;
+    if (h == 1 && wd == 1) { /* [Cout, Cin, 1, 1] is already [Cout, 1, 1, Cin] */
+        void *data = as_dtype(l, w, l->mat_dtype, true);
+        if (!data) return NULL;
+        *t = sdc_tensor_4d(l->mat_dtype, data, co, 1, 1, ci);
+        return t;
+    }
+    /* convert to the target dtype, then transpose [co][ci][h][w] -> [co][h][w][ci] */
+    void *conv = as_dtype(l, w, l->mat_dtype, false);
+    size_t es = (size_t)sdc_dtype_block_bytes(l->mat_dtype);
+    void *out = conv ? sdc_wstore_alloc(l->store, (size_t)(co * ci * h * wd) * es) : NULL;
+    if (!out) {
+        sdc_error_set(l->err, SDC_ERR_OOM, "out of memory repacking '%s'", name);
+        return NULL;
+    }
+    for (int64_t o = 0; o < co; o++)
+        for (int64_t c = 0; c < ci; c++)
+            for (int64_t k = 0; k < h * wd; k++)
+                memcpy((char *)out + (size_t)((o * h * wd + k) * ci + c) * es,
+                       (char *)conv + (size_t)((o * ci + c) * h * wd + k) * es, es);
+    *t = sdc_tensor_4d(l->mat_dtype, out, co, h, wd, ci);
+    return t;
+}
+
+sdc_tensor *sdc_wl_linear_cat(sdc_wload *l, int n_parts, const char *const *names, int64_t K) {
+    const sdc_weight_info *ws[8];
+    int64_t rows = 0;
+    char name[512];
+    if (n_parts > 8) return NULL;
+    for (int i = 0; i < n_parts; i++) {
+        snprintf(name, sizeof name, "%s%s", l->prefix ? l->prefix : "", names[i]);
+        ws[i] = lookup(l, name);
+        int64_t want[2] = {-1, K};
+        if (!ws[i] || !check_dims(l, name, ws[i], 2, want)) return NULL;
+        rows += ws[i]->shape[0];
+    }
+    size_t es = (size_t)sdc_dtype_block_bytes(l->mat_dtype);
+    char *out = sdc_wstore_alloc(l->store, (size_t)(rows * K) * es);
+    sdc_tensor *t = out ? new_desc(l) : NULL;
+    if (!t) return NULL;
+    size_t off = 0;
+    for (int i = 0; i < n_parts; i++) {
+        size_t n = (size_t)sdc_weight_numel(ws[i]);
+        convert(ws[i]->dtype, ws[i]->data, l->mat_dtype, out + off * es, n);
+        l->n_params += (int64_t)n;
+        off += n;
+    }
+    *t = sdc_tensor_2d(l->mat_dtype, out, rows, K);
+    return t;
+}
+
+sdc_tensor *sdc_wl_vec_cat(sdc_wload *l, int n_parts, const char *const *names, const int64_t *sizes) {
+    int64_t total = 0;
+    for (int i = 0; i < n_parts; i++) total += sizes[i];
+    float *out = sdc_wl_ok(l) ? sdc_wstore_alloc(l->store, (size_t)total * 4) : NULL;
+    sdc_tensor *t = out ? new_desc(l) : NULL;
+    if (!t) return NULL;
+    int64_t off = 0;
+    char name[512];
+    for (int i = 0; i < n_parts; i++) {
+        if (!names[i]) {
+            memset(out + off, 0, (size_t)sizes[i] * 4);
+        } else {
+            snprintf(name, sizeof name, "%s%s", l->prefix ? l->prefix : "", names[i]);
+            const sdc_weight_info *w = lookup(l, name);
+            if (!w) return NULL;
+            if (sdc_weight_numel(w) != sizes[i]) {
+                sdc_error_set(l->err, SDC_ERR_FORMAT, "tensor '%s' has %lld elements, expected %lld", name,
+                              (long long)sdc_weight_numel(w), (long long)sizes[i]);
+                return NULL;
+            }
+            convert(w->dtype, w->data, SDC_DTYPE_F32, out + off, (size_t)sizes[i]);
+            l->n_params += sizes[i];
+        }
+        off += sizes[i];
+    }
+    *t = sdc_tensor_1d(SDC_DTYPE_F32, out, total);
+    return t;
+}
+
+bool sdc_wl_has(const sdc_wload *l, const char *fmt, ...) {
+    char name[512];
+    va_list ap;
+    va_start(ap, fmt);
+    full_name(l, name, sizeof name, fmt, ap);
+    va_end(ap);
+    return sdc_model_files_find(l->files, name) != NULL;
+}
+
+const sdc_weight_info *sdc_wl_info(const sdc_wload *l, const char *fmt, ...) {
+    char name[512];
+    va_list ap;
+    va_start(ap, fmt);
+    full_name(l, name, sizeof name, fmt, ap);
+    va_end(ap);
+    return sdc_model_files_find(l->files, name);
+}

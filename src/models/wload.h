@@ -1,0 +1,65 @@
+/* Weight loading for model code: looks tensors up by canonical name,
+ * checks their shapes, and returns them in the form the ops want.
+ *
+ *  - matrices (linear [N, K], or 1x1 convs [N, K, 1, 1] used as linear) in
+ *    the model's matrix dtype (f32 / f16 / bf16): zero-copy from the file
+ *    mapping when the dtype already matches, else converted once;
+ *  - convolutions [Cout, Cin, kh, kw] repacked to [Cout, kh, kw, Cin] for
+ *    the NHWC kernels (always a copy, except 1x1);
+ *  - vectors (biases, norm parameters) as f32.
+ *
+ * Converted copies belong to the sdc_wstore (freed with it). Every loader
+ * call records the first failure in the sdc_error and returns NULL; later
+ * calls then return NULL at once, so a model's load function can run
+ * straight through and check the error once. Not thread-safe. */
+#ifndef SDC_MODELS_WLOAD_H
+#define SDC_MODELS_WLOAD_H
+
+#include <stdbool.h>
+
+#include "formats/model_files.h"
+#include "tensor/tensor.h"
+
+/* Owner of converted weight buffers and their descriptors. */
+typedef struct sdc_wstore {
+    void **bufs;
+    size_t n, cap;
+    size_t bytes; /* total bytes held */
+} sdc_wstore;
+
+void sdc_wstore_free(sdc_wstore *s);
+/* 64-byte-aligned buffer owned by the store; NULL on OOM. */
+void *sdc_wstore_alloc(sdc_wstore *s, size_t bytes);
+
+typedef struct sdc_wload {
+    const sdc_model_files *files;
+    sdc_wstore *store;
+    sdc_dtype mat_dtype; /* f32, f16 or bf16 */
+    sdc_error *err;
+    const char *prefix; /* prepended to every name, e.g. "model.diffusion_model." */
+    int64_t n_params;   /* parameters loaded so far */
+} sdc_wload;
+
+/* Any dim given as -1 is not checked. Names are printf formats appended
+ * to the prefix. */
+sdc_tensor *sdc_wl_vec(sdc_wload *l, int64_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+sdc_tensor *sdc_wl_linear(sdc_wload *l, int64_t N, int64_t K, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+sdc_tensor *sdc_wl_conv(sdc_wload *l, int64_t Cout, int64_t Cin, int64_t kh, int64_t kw, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+/* Any tensor as f32, shape as stored (up to 4 dims), e.g. embeddings. */
+sdc_tensor *sdc_wl_f32(sdc_wload *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Stacks several [n_i, K] matrices into one [sum n_i, K] (fused q/k/v). */
+sdc_tensor *sdc_wl_linear_cat(sdc_wload *l, int n_parts, const char *const *names, int64_t K);
+/* Stacks several [n_i] vectors into one f32 [sum n_i]; a NULL entry in
+ * names means "zeros of size sizes[i]" (a missing bias). */
+sdc_tensor *sdc_wl_vec_cat(sdc_wload *l, int n_parts, const char *const *names, const int64_t *sizes);
+
+/* Does the (prefixed) name exist? */
+bool sdc_wl_has(const sdc_wload *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Stored info of a (prefixed) name, or NULL (no error recorded). */
+const sdc_weight_info *sdc_wl_info(const sdc_wload *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static inline bool sdc_wl_ok(const sdc_wload *l) { return l->err->status == SDC_OK; }
+
+#endif
