@@ -104,7 +104,7 @@ bench:
 clean:
 	rm -rf build
 
--include $(shell find build/$(MODE) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 # The README's first command: build, make a random tiny model, generate an image.
 demo: all
