@@ -53,6 +53,7 @@ typedef struct sdc_clip_text {
 /* Is a CLIP text model present, and under which layout? Returns 0 if none. */
 int sdc_clip_text_detect(const sdc_model_files *m, sdc_clip_layout *layout);
 
+/* The model may point into m's mapped data: keep m open while it lives. */
 sdc_status sdc_clip_text_load(const sdc_model_files *m, const sdc_clip_text_opts *opts, sdc_clip_text **out,
                               sdc_error *err);
 void sdc_clip_text_free(sdc_clip_text *c);

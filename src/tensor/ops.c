@@ -57,6 +57,16 @@ sdc_tensor *sdc_view(sdc_ctx *c, const sdc_tensor *t) {
     return v;
 }
 
+sdc_tensor *sdc_keep(sdc_ctx *c, sdc_arena_mark mark, const sdc_tensor *y) {
+    if (!y || !sdc_ctx_ok(c)) return NULL;
+    if (!sdc_tensor_is_contiguous(y)) return sdc_ctx_fail(c, SDC_ERR_INTERNAL, "keep: strided tensor");
+    sdc_tensor old = *y; /* the descriptor may be overwritten below */
+    sdc_arena_release(&c->arena, mark);
+    sdc_tensor *t = sdc_new(c, old.ndim, old.shape);
+    if (t && t->data != old.data) memmove(t->data, old.data, (size_t)sdc_tensor_numel(&old) * 4);
+    return t;
+}
+
 sdc_tensor *sdc_op_contiguous(sdc_ctx *c, const sdc_tensor *x) {
     if (!ready(c, x, &ANY, &ANY)) return NULL;
     sdc_tensor *y = sdc_new(c, x->ndim, x->shape);

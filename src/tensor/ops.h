@@ -20,6 +20,10 @@ sdc_tensor *sdc_new_3d(sdc_ctx *c, int64_t d0, int64_t d1, int64_t d2);
 sdc_tensor *sdc_new_4d(sdc_ctx *c, int64_t d0, int64_t d1, int64_t d2, int64_t d3);
 /* A copy of a descriptor in the arena (to return views from ops). */
 sdc_tensor *sdc_view(sdc_ctx *c, const sdc_tensor *t);
+/* Frees everything allocated in the arena after `mark` except y, which is
+ * moved down to the mark (y must be contiguous and allocated after the
+ * mark). Lets a block keep its output and drop its temporaries. */
+sdc_tensor *sdc_keep(sdc_ctx *c, sdc_arena_mark mark, const sdc_tensor *y);
 /* Contiguous f32 copy of any (strided, f16/bf16) tensor. */
 sdc_tensor *sdc_op_contiguous(sdc_ctx *c, const sdc_tensor *x);
 
