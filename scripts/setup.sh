@@ -6,7 +6,7 @@ set -euo pipefail
 
 PACKAGES=(
     build-essential clang pkg-config
-    libjansson-dev libutf8proc-dev zlib1g-dev libpng-dev
+    libjansson-dev libutf8proc-dev zlib1g-dev libpng-dev libjpeg-dev libwebp-dev libyaml-dev
 )
 
 missing=()
