@@ -132,15 +132,15 @@ static void load_block(sdc_wload *l, const char *name, const sdc_unet_config *cf
 
 static void read_config(sdc_wload *l, const sdc_unet_opts *opts, sdc_unet_config *cfg) {
     const sdc_weight_info *cin = sdc_wl_info(l, "input_blocks.0.0.weight");
-    const sdc_weight_info *cout = sdc_wl_info(l, "out.2.weight");
+    const sdc_weight_info *cout = sdc_wl_info(l, "out.2.weight"); /* absent in a ControlNet */
     const sdc_weight_info *t1 = sdc_wl_info(l, "time_embed.0.weight");
-    if (!cin || !cout || !t1 || cin->ndim != 4 || cout->ndim != 4 || t1->ndim != 2) {
-        sdc_error_set(l->err, SDC_ERR_FORMAT, "no U-Net found (missing %sinput_blocks.0.0 / out.2 / time_embed)", l->prefix);
+    if (!cin || !t1 || cin->ndim != 4 || (cout && cout->ndim != 4) || t1->ndim != 2) {
+        sdc_error_set(l->err, SDC_ERR_FORMAT, "no U-Net found (missing %sinput_blocks.0.0 / time_embed)", l->prefix);
         return;
     }
     cfg->model_ch = cin->shape[0];
     cfg->in_ch = cin->shape[1];
-    cfg->out_ch = cout->shape[0];
+    cfg->out_ch = cout ? cout->shape[0] : 0;
     cfg->emb_dim = t1->shape[0];
     while (sdc_wl_has(l, "input_blocks.%d.0.weight", cfg->n_input) || sdc_wl_has(l, "input_blocks.%d.0.in_layers.0.weight", cfg->n_input) ||
            sdc_wl_has(l, "input_blocks.%d.0.op.weight", cfg->n_input))
@@ -186,10 +186,12 @@ sdc_status sdc_unet_load(const sdc_model_files *m, const char *prefix, const sdc
         snprintf(name, sizeof name, "output_blocks.%d", i);
         load_block(&l, name, cfg, &u->output[i]);
     }
-    u->out_norm_w = sdc_wl_vec(&l, -1, "out.0.weight");
-    u->out_norm_b = sdc_wl_vec(&l, -1, "out.0.bias");
-    u->out_conv_w = sdc_wl_conv(&l, cfg->out_ch, -1, 3, 3, "out.2.weight");
-    u->out_conv_b = sdc_wl_vec(&l, cfg->out_ch, "out.2.bias");
+    if (cfg->out_ch) { /* a full U-Net (a ControlNet stops after the middle block) */
+        u->out_norm_w = sdc_wl_vec(&l, -1, "out.0.weight");
+        u->out_norm_b = sdc_wl_vec(&l, -1, "out.0.bias");
+        u->out_conv_w = sdc_wl_conv(&l, cfg->out_ch, -1, 3, 3, "out.2.weight");
+        u->out_conv_b = sdc_wl_vec(&l, cfg->out_ch, "out.2.bias");
+    }
     u->n_params = l.n_params;
     if (!sdc_wl_ok(&l)) {
         sdc_unet_free(u);
@@ -291,19 +293,26 @@ static sdc_tensor *time_embedding(sdc_ctx *c, const sdc_unet *u, const sdc_tenso
     return sdc_op_act_(c, SDC_ACT_SILU, e); /* every consumer applies SiLU first */
 }
 
-sdc_tensor *sdc_unet_forward(sdc_ctx *c, const sdc_unet *u, const sdc_tensor *x, const sdc_tensor *t,
-                             const sdc_tensor *context, const sdc_unet_extra *extra) {
-    if (!x || !t || !context || !sdc_ctx_ok(c)) return NULL;
+static bool check_inputs(sdc_ctx *c, const sdc_unet *u, const sdc_tensor *x, const sdc_tensor *t,
+                         const sdc_tensor *context) {
     const sdc_unet_config *cfg = &u->cfg;
+    if (!x || !t || !context || !sdc_ctx_ok(c)) return false;
     if (x->ndim != 4 || x->shape[1] != cfg->in_ch || t->ndim != 1 || t->shape[0] != x->shape[0] || context->ndim != 3 ||
-        context->shape[0] != x->shape[0] || context->shape[2] != cfg->context_dim)
-        return sdc_ctx_fail(c, SDC_ERR_INVALID_ARG, "unet: inputs do not fit (latent channels %lld, context width %lld)",
-                            (long long)cfg->in_ch, (long long)cfg->context_dim);
-    sdc_tensor *emb = time_embedding(c, u, t);
-    sdc_tensor *h = sdc_op_nchw_to_nhwc(c, x);
-    sdc_tensor *skips[SDC_UNET_MAX_BLOCKS];
-    for (int i = 0; i < cfg->n_input; i++) {
+        context->shape[0] != x->shape[0] || context->shape[2] != cfg->context_dim) {
+        sdc_ctx_fail(c, SDC_ERR_INVALID_ARG, "unet: inputs do not fit (latent channels %lld, context width %lld)",
+                     (long long)cfg->in_ch, (long long)cfg->context_dim);
+        return false;
+    }
+    return true;
+}
+
+/* Input blocks and middle block; skips[i] = output of input block i. */
+static sdc_tensor *encoder_forward(sdc_ctx *c, const sdc_unet *u, sdc_tensor *h, const sdc_tensor *emb,
+                                   const sdc_tensor *context, const sdc_tensor *hint_add, const sdc_unet_extra *extra,
+                                   sdc_tensor **skips) {
+    for (int i = 0; i < u->cfg.n_input; i++) {
         h = block_forward(c, &u->input[i], h, emb, context, 0, 0);
+        if (i == 0 && hint_add) h = sdc_op_add_(c, h, hint_add);
         if (extra && i < extra->n_skip_add && extra->skip_add[i]) h = sdc_op_add_(c, h, extra->skip_add[i]);
         skips[i] = h;
         sdc_ctx_dump(c, h, "unet.input_blocks.%d", i);
@@ -311,6 +320,26 @@ sdc_tensor *sdc_unet_forward(sdc_ctx *c, const sdc_unet *u, const sdc_tensor *x,
     h = block_forward(c, &u->middle, h, emb, context, 0, 0);
     if (extra && extra->mid_add) h = sdc_op_add(c, h, extra->mid_add);
     sdc_ctx_dump(c, h, "unet.middle_block");
+    return h;
+}
+
+sdc_tensor *sdc_unet_forward_encoder(sdc_ctx *c, const sdc_unet *u, const sdc_tensor *x, const sdc_tensor *t,
+                                     const sdc_tensor *context, const sdc_tensor *hint_add, sdc_tensor **skips) {
+    if (!check_inputs(c, u, x, t, context)) return NULL;
+    sdc_tensor *emb = time_embedding(c, u, t);
+    return encoder_forward(c, u, sdc_op_nchw_to_nhwc(c, x), emb, context, hint_add, NULL, skips);
+}
+
+sdc_tensor *sdc_unet_time_embedding(sdc_ctx *c, const sdc_unet *u, const sdc_tensor *t) { return time_embedding(c, u, t); }
+
+sdc_tensor *sdc_unet_forward(sdc_ctx *c, const sdc_unet *u, const sdc_tensor *x, const sdc_tensor *t,
+                             const sdc_tensor *context, const sdc_unet_extra *extra) {
+    if (!check_inputs(c, u, x, t, context)) return NULL;
+    const sdc_unet_config *cfg = &u->cfg;
+    if (!cfg->out_ch) return sdc_ctx_fail(c, SDC_ERR_INVALID_ARG, "unet: this model has no output blocks (a ControlNet?)");
+    sdc_tensor *emb = time_embedding(c, u, t);
+    sdc_tensor *skips[SDC_UNET_MAX_BLOCKS];
+    sdc_tensor *h = encoder_forward(c, u, sdc_op_nchw_to_nhwc(c, x), emb, context, NULL, extra, skips);
     int si = cfg->n_input;
     for (int i = 0; i < cfg->n_output && h; i++) {
         if (si <= 0) return sdc_ctx_fail(c, SDC_ERR_FORMAT, "unet: more output blocks than skip connections");

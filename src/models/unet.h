@@ -98,4 +98,15 @@ typedef struct sdc_unet_extra {
 sdc_tensor *sdc_unet_forward(sdc_ctx *c, const sdc_unet *u, const sdc_tensor *x, const sdc_tensor *t,
                              const sdc_tensor *context, const sdc_unet_extra *extra);
 
+/* The encoder half (a ControlNet's trunk): input blocks and middle block.
+ * hint_add (NHWC [B, h, w, model_ch], or NULL) is added after input block
+ * 0; skips receives each input block's output (n_input entries, NHWC).
+ * Returns the middle block's output (NHWC). Works for models without
+ * output blocks. */
+sdc_tensor *sdc_unet_forward_encoder(sdc_ctx *c, const sdc_unet *u, const sdc_tensor *x, const sdc_tensor *t,
+                                     const sdc_tensor *context, const sdc_tensor *hint_add, sdc_tensor **skips);
+/* silu(time_embed(timestep_embedding(t))) [B, emb_dim]: what every
+ * ResBlock consumes. */
+sdc_tensor *sdc_unet_time_embedding(sdc_ctx *c, const sdc_unet *u, const sdc_tensor *t);
+
 #endif

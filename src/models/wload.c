@@ -89,18 +89,41 @@ static void convert(sdc_dtype src_t, const void *src, sdc_dtype dst_t, void *dst
     }
 }
 
-/* A copy of w's data in dtype t (or the data itself when it already is). */
-static void *as_dtype(sdc_wload *l, const sdc_weight_info *w, sdc_dtype t, bool allow_alias) {
+/* Converts w's data (n elements) into dst of dtype t, applying the patch
+ * for `name` when there is one. */
+static bool convert_patched(sdc_wload *l, const char *name, const sdc_weight_info *w, sdc_dtype t, void *dst, size_t n) {
+    if (!l->patch || !l->patch->has(l->patch->user, name)) {
+        convert(w->dtype, w->data, t, dst, n);
+        return true;
+    }
+    float *f = t == SDC_DTYPE_F32 ? dst : malloc(n * sizeof *f);
+    if (!f) {
+        sdc_error_set(l->err, SDC_ERR_OOM, "out of memory patching '%s'", name);
+        return false;
+    }
+    convert(w->dtype, w->data, SDC_DTYPE_F32, f, n);
+    bool ok = l->patch->apply(l->patch->user, name, f, w->ndim, w->shape, l->err) == SDC_OK;
+    if (t != SDC_DTYPE_F32) {
+        if (ok) sdc_convert_from_f32(t, f, dst, n);
+        free(f);
+    }
+    return ok;
+}
+
+static bool patched(const sdc_wload *l, const char *name) { return l->patch && l->patch->has(l->patch->user, name); }
+
+/* A copy of w's data in dtype t (or the data itself when it already is and
+ * nothing patches it). name is the canonical name (for patches). */
+static void *as_dtype(sdc_wload *l, const char *name, const sdc_weight_info *w, sdc_dtype t, bool allow_alias) {
     size_t n = (size_t)sdc_weight_numel(w);
     l->n_params += (int64_t)n;
-    if (w->dtype == t && allow_alias) return (void *)w->data;
+    if (w->dtype == t && allow_alias && !patched(l, name)) return (void *)w->data;
     void *buf = sdc_wstore_alloc(l->store, n * (size_t)sdc_dtype_block_bytes(t));
     if (!buf) {
-        sdc_error_set(l->err, SDC_ERR_OOM, "out of memory converting '%s'", w->name);
+        sdc_error_set(l->err, SDC_ERR_OOM, "out of memory converting '%s'", name);
         return NULL;
     }
-    convert(w->dtype, w->data, t, buf, n);
-    return buf;
+    return convert_patched(l, name, w, t, buf, n) ? buf : NULL;
 }
 
 sdc_tensor *sdc_wl_vec(sdc_wload *l, int64_t n, const char *fmt, ...) {
@@ -117,7 +140,7 @@ sdc_tensor *sdc_wl_vec(sdc_wload *l, int64_t n, const char *fmt, ...) {
                       (long long)n);
         return NULL;
     }
-    void *data = as_dtype(l, w, SDC_DTYPE_F32, true);
+    void *data = as_dtype(l, name, w, SDC_DTYPE_F32, true);
     sdc_tensor *t = data ? new_desc(l) : NULL;
     if (t) *t = sdc_tensor_1d(SDC_DTYPE_F32, data, numel);
     return t;
@@ -131,7 +154,7 @@ sdc_tensor *sdc_wl_f32(sdc_wload *l, const char *fmt, ...) {
     va_end(ap);
     const sdc_weight_info *w = lookup(l, name);
     if (!w) return NULL;
-    void *data = as_dtype(l, w, SDC_DTYPE_F32, true);
+    void *data = as_dtype(l, name, w, SDC_DTYPE_F32, true);
     sdc_tensor *t = data ? new_desc(l) : NULL;
     if (t) {
         *t = sdc_weight_tensor(w);
@@ -151,7 +174,7 @@ sdc_tensor *sdc_wl_linear(sdc_wload *l, int64_t N, int64_t K, const char *fmt, .
     if (!w) return NULL;
     int64_t want4[4] = {N, K, 1, 1};
     if (!(w->ndim == 4 ? check_dims(l, name, w, 4, want4) : check_dims(l, name, w, 2, want4))) return NULL;
-    void *data = as_dtype(l, w, l->mat_dtype, true);
+    void *data = as_dtype(l, name, w, l->mat_dtype, true);
     sdc_tensor *t = data ? new_desc(l) : NULL;
     if (t) *t = sdc_tensor_2d(l->mat_dtype, data, w->shape[0], w->shape[1]);
     return t;
@@ -170,13 +193,13 @@ sdc_tensor *sdc_wl_conv(sdc_wload *l, int64_t Cout, int64_t Cin, int64_t kh, int
     sdc_tensor *t = new_desc(l);
     if (!t) return NULL;
     if (h == 1 && wd == 1) { /* [Cout, Cin, 1, 1] is already [Cout, 1, 1, Cin] */
-        void *data = as_dtype(l, w, l->mat_dtype, true);
+        void *data = as_dtype(l, name, w, l->mat_dtype, true);
         if (!data) return NULL;
         *t = sdc_tensor_4d(l->mat_dtype, data, co, 1, 1, ci);
         return t;
     }
     /* convert to the target dtype, then transpose [co][ci][h][w] -> [co][h][w][ci] */
-    void *conv = as_dtype(l, w, l->mat_dtype, false);
+    void *conv = as_dtype(l, name, w, l->mat_dtype, false);
     size_t es = (size_t)sdc_dtype_block_bytes(l->mat_dtype);
     void *out = conv ? sdc_wstore_alloc(l->store, (size_t)(co * ci * h * wd) * es) : NULL;
     if (!out) {
@@ -211,7 +234,8 @@ sdc_tensor *sdc_wl_linear_cat(sdc_wload *l, int n_parts, const char *const *name
     size_t off = 0;
     for (int i = 0; i < n_parts; i++) {
         size_t n = (size_t)sdc_weight_numel(ws[i]);
-        convert(ws[i]->dtype, ws[i]->data, l->mat_dtype, out + off * es, n);
+        snprintf(name, sizeof name, "%s%s", l->prefix ? l->prefix : "", names[i]);
+        if (!convert_patched(l, name, ws[i], l->mat_dtype, out + off * es, n)) return NULL;
         l->n_params += (int64_t)n;
         off += n;
     }
@@ -239,7 +263,7 @@ sdc_tensor *sdc_wl_vec_cat(sdc_wload *l, int n_parts, const char *const *names, 
                               (long long)sdc_weight_numel(w), (long long)sizes[i]);
                 return NULL;
             }
-            convert(w->dtype, w->data, SDC_DTYPE_F32, out + off, (size_t)sizes[i]);
+            if (!convert_patched(l, name, w, SDC_DTYPE_F32, out + off, (size_t)sizes[i])) return NULL;
             l->n_params += sizes[i];
         }
         off += sizes[i];

@@ -31,8 +31,19 @@ void sdc_wstore_free(sdc_wstore *s);
 /* 64-byte-aligned buffer owned by the store; NULL on OOM. */
 void *sdc_wstore_alloc(sdc_wstore *s, size_t bytes);
 
+/* Changes applied to weights as they load (LoRA merging): for every tensor
+ * with has() true, the loader converts the stored tensor to f32 in its
+ * file layout, calls apply() to add the deltas in place, then converts to
+ * the model's dtype / layout. Names are canonical (with prefix). */
+typedef struct sdc_wpatch {
+    bool (*has)(void *user, const char *name);
+    sdc_status (*apply)(void *user, const char *name, float *w, int ndim, const int64_t *shape, sdc_error *err);
+    void *user;
+} sdc_wpatch;
+
 typedef struct sdc_wload {
     const sdc_model_files *files;
+    const sdc_wpatch *patch; /* NULL: weights as stored */
     sdc_wstore *store;
     sdc_dtype mat_dtype; /* f32, f16 or bf16 */
     sdc_error *err;
