@@ -11,5 +11,6 @@ typedef struct sdc_cli_command {
 #define SDC_VERSION "0.1.0"
 
 int sdc_cmd_version(int argc, char **argv);
+int sdc_cmd_tokenize(int argc, char **argv);
 
 #endif

@@ -6,6 +6,7 @@
 
 static const sdc_cli_command k_commands[] = {
     {"version", "print version and CPU features", sdc_cmd_version},
+    {"tokenize", "print the CLIP token ids of a text", sdc_cmd_tokenize},
 };
 
 static void usage(FILE *f) {
