@@ -5,7 +5,9 @@
 #include <string.h>
 
 #include "base/util.h"
+#include "formats/gguf.h"
 #include "formats/safetensors.h"
+#include "formats/torch_ckpt.h"
 
 sdc_weight_file *sdc_weight_file_new(const char *path, sdc_error *err) {
     sdc_weight_file *f = calloc(1, sizeof *f);
@@ -136,14 +138,37 @@ sdc_tensor sdc_weight_tensor(const sdc_weight_info *w) {
     return sdc_tensor_make(w->dtype, (void *)w->data, nd, shape);
 }
 
+/* Picks the parser from the first bytes. */
+static sdc_status parse_any(sdc_weight_file *f, sdc_error *err) {
+    const unsigned char *d = f->map.data;
+    size_t n = f->map.size;
+    if (n >= 4 && memcmp(d, "PK\x03\x04", 4) == 0) {
+        f->format = "pytorch";
+        return sdc_torch_parse(f, d, n, err);
+    }
+    if (n >= 4 && memcmp(d, "GGUF", 4) == 0) {
+        f->format = "gguf";
+        return sdc_gguf_parse(f, d, n, err);
+    }
+    if (n >= 2 && d[0] == 0x80 && d[1] <= 5)
+        return sdc_error_set(err, SDC_ERR_UNSUPPORTED,
+                             "legacy (pre-1.6) PyTorch format or a bare pickle: re-save it with a current torch.save "
+                             "or convert it to safetensors");
+    if (n >= 9 && d[8] == '{') {
+        f->format = "safetensors";
+        return sdc_safetensors_parse(f, d, n, err);
+    }
+    return sdc_error_set(err, SDC_ERR_FORMAT,
+                         "unknown file format (not safetensors, a PyTorch zip checkpoint or GGUF)");
+}
+
 sdc_status sdc_weight_file_open(const char *path, sdc_weight_file **out, sdc_error *err) {
     *out = NULL;
     sdc_weight_file *f = sdc_weight_file_new(path, err);
     if (!f) return err ? err->status : SDC_ERR_OOM;
     sdc_status st = sdc_mapfile_open(&f->map, path, err);
     if (st == SDC_OK) {
-        f->format = "safetensors";
-        st = sdc_safetensors_parse(f, f->map.data, f->map.size, err);
+        st = parse_any(f, err);
         if (st != SDC_OK) sdc_error_prefix(err, "%s", path);
     }
     if (st != SDC_OK) {
@@ -151,5 +176,30 @@ sdc_status sdc_weight_file_open(const char *path, sdc_weight_file **out, sdc_err
         return st;
     }
     *out = f;
+    return SDC_OK;
+}
+
+sdc_status sdc_weight_convert(const sdc_weight_info *w, sdc_dtype to, void *dst, size_t dst_bytes, sdc_error *err) {
+    if (to != SDC_DTYPE_F32 && to != SDC_DTYPE_F16 && to != SDC_DTYPE_BF16)
+        return sdc_error_set(err, SDC_ERR_INVALID_ARG, "cannot convert '%s' to %s", w->name, sdc_dtype_name(to));
+    size_t n = (size_t)sdc_weight_numel(w), need;
+    if (!sdc_mul_ok(n, (size_t)sdc_dtype_block_bytes(to), &need) || need > dst_bytes)
+        return sdc_error_set(err, SDC_ERR_INVALID_ARG, "buffer too small for '%s'", w->name);
+    size_t be = (size_t)sdc_dtype_block_elems(w->dtype), bb = (size_t)sdc_dtype_block_bytes(w->dtype);
+    if (n % be || sdc_dtype_row_bytes(w->dtype, n) != w->nbytes)
+        return sdc_error_set(err, SDC_ERR_FORMAT, "tensor '%s' has %zu bytes, not %zu %s elements", w->name, w->nbytes,
+                             n, sdc_dtype_name(w->dtype));
+    if (to == SDC_DTYPE_F32 || to == w->dtype) {
+        if (to == w->dtype) memcpy(dst, w->data, need);
+        else sdc_convert_to_f32(w->dtype, w->data, dst, n);
+        return SDC_OK;
+    }
+    float tmp[4096]; /* a multiple of every block size */
+    size_t ob = (size_t)sdc_dtype_block_bytes(to);
+    for (size_t i = 0; i < n; i += 4096) {
+        size_t m = SDC_MIN((size_t)4096, n - i);
+        sdc_convert_to_f32(w->dtype, (const unsigned char *)w->data + i / be * bb, tmp, m);
+        sdc_convert_from_f32(to, tmp, (unsigned char *)dst + i * ob, m);
+    }
     return SDC_OK;
 }

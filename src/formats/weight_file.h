@@ -38,7 +38,7 @@ typedef struct sdc_weight_file {
     size_t n_owned, cap_owned;
     char **meta_keys, **meta_values; /* string metadata (safetensors __metadata__) */
     size_t n_meta;
-    const char *format;     /* "safetensors", ... */
+    const char *format;     /* "safetensors", "torch zip", "gguf" (static string) */
 } sdc_weight_file;
 
 /* Opens a weight file, choosing the parser from its content. On failure
@@ -54,6 +54,16 @@ int64_t sdc_weight_numel(const sdc_weight_info *w);
 /* 1..4-D descriptor over the weight's data (shape copied); ndim > 4 is
  * collapsed into the leading dim. The tensor does not own data. */
 sdc_tensor sdc_weight_tensor(const sdc_weight_info *w);
+
+/* Converts w's elements (any float, integer or block-quantized dtype) to
+ * `to` (f32, f16 or bf16) into dst, which holds dst_bytes. Fails when dst
+ * is too small or `to` is not one of those. */
+sdc_status sdc_weight_convert(const sdc_weight_info *w, sdc_dtype to, void *dst, size_t dst_bytes, sdc_error *err);
+
+/* Bytes [offset, offset + n) of tensor i of a writer's list, into dst.
+ * Writers call it in increasing offset order, in chunks of a few MiB, so
+ * tensors can be generated or converted on the fly. */
+typedef sdc_status (*sdc_tensor_fill_fn)(void *user, size_t i, size_t offset, void *dst, size_t n, sdc_error *err);
 
 /* --- for parsers -------------------------------------------------------- */
 sdc_weight_file *sdc_weight_file_new(const char *path, sdc_error *err);
