@@ -7,6 +7,7 @@
 static const sdc_cli_command k_commands[] = {
     {"version", "print version and CPU features", sdc_cmd_version},
     {"tokenize", "print the CLIP token ids of a text", sdc_cmd_tokenize},
+    {"preprocess", "make a ControlNet control image (canny, scribble)", sdc_cmd_preprocess},
 };
 
 static void usage(FILE *f) {
