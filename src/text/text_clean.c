@@ -98,8 +98,8 @@ static size_t unescape_named(const uint32_t *in, size_t n, size_t i, sdc_cpbuf *
     if (run == 0) return 0;
     if (j < n && in[j] == ';') j++;
     size_t slen = j - (i + 1);
-    char name[32 * 4 + 2];
-    size_t off[34]; /* byte offset of each prefix length */
+    char name[32 * 4 + 2] = {0};
+    size_t off[34] = {0}; /* byte offset of each prefix length */
     size_t k = 0;
     for (size_t t = 0; t < slen; t++) {
         off[t] = k;
