@@ -253,7 +253,9 @@ static sdc_status build_beta(builder *b, sdc_error *err) {
     if (!(a > 0 && bb > 0)) return sdc_error_set(err, SDC_ERR_INVALID_ARG, "beta scheduler: alpha, beta must be > 0");
     double last = -1;
     for (int i = 0; i < n; i++) {
-        double t = nearbyint(beta_ppf(1.0 - (double)i / n, a, bb) * total);
+        /* snap to 1e-6 first: scipy's exact quantiles hit .5 ties (p = 0.5 with
+         * alpha = beta) that a bisection lands a hair below */
+        double t = nearbyint(nearbyint(beta_ppf(1.0 - (double)i / n, a, bb) * total * 1e6) / 1e6);
         if (t != last) push_train(b, (int)t);
         last = t;
     }

@@ -323,7 +323,11 @@ def make_kdiff(kdir):
             if name in ("euler_ancestral", "dpm_2_ancestral", "dpmpp_2s_ancestral", "dpmpp_sde", "dpmpp_2m_sde",
                         "dpmpp_3m_sde", "dpmpp_2m_sde_heun"):
                 kw["noise_sampler"] = noise
-            x = getattr(K, "sample_" + fn)(model, x, sigmas, **kw)
+            if name == "lms":  # ComfyUI's LMS ends with x = denoised; upstream integrates to sigma 0
+                x = K.sample_lms(model, x, sigmas[:-1])
+                x = fake_denoiser(x, sigmas[-2:-1])
+            else:
+                x = getattr(K, "sample_" + fn)(model, x, sigmas, **kw)
         key = f"{name}__{sched}"
         out["traj_" + key] = x.flatten()
         out["noise_" + key] = torch.cat(noise.draws) if noise.draws else torch.zeros(1)
