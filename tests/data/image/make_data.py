@@ -61,6 +61,8 @@ def safetensors(path, tensors):
         off += len(b)
     h = json.dumps(header).encode()
     h += b" " * ((8 - len(h) % 8) % 8)
+    if len(h) % 256 == 0x80:  # a first byte of 0x80 reads as a pickle to format sniffers
+        h += b" " * 8
     with open(path, "wb") as f:
         f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
 
@@ -173,12 +175,14 @@ def main():
     m[10:30, 12:30] = 255
     m[5:8, 35:45] = 200
     save("mask_src.png", m)
-    for bx, by in [(4, 4), (2, 7)]:
+    for bx, by in [(4, 4), (2, 7), (1, 1), (8, 3), (16, 0), (0, 11)]:
         out = m.copy()
-        ks = 2 * int(2.5 * bx + 0.5) + 1
-        out = cv2.GaussianBlur(out, (ks, 1), bx)
-        ks = 2 * int(2.5 * by + 0.5) + 1
-        out = cv2.GaussianBlur(out, (1, ks), by)
+        if bx > 0:
+            ks = 2 * int(2.5 * bx + 0.5) + 1
+            out = cv2.GaussianBlur(out, (ks, 1), bx)
+        if by > 0:
+            ks = 2 * int(2.5 * by + 0.5) + 1
+            out = cv2.GaussianBlur(out, (1, ks), by)
         save(f"mask_blur_{bx}_{by}.png", out)
 
     # PNG variants the decoder must expand to 8-bit gray / RGB / RGBA
@@ -198,6 +202,38 @@ def main():
     info.add_text("prompt", '{"3": {"class_type": "KSampler"}}', zip=True)
     info.add_text("workflow", "\u732b \U0001F408 nodes")
     Image.fromarray(srcs["synth_b"]).convert("LA").save(os.path.join(HERE, "png_text_la.png"), pnginfo=info)
+
+    # masks at latent size: A1111 (PIL bicubic of the mask converted to RGB, /255,
+    # np.around) and diffusers (binarize at 0.5, F.interpolate nearest)
+    mb = Image.open(os.path.join(HERE, "mask_blur_4_4.png"))
+    lat = np.array(mb.convert("RGB").resize((6, 5)), dtype=np.float32)[..., 0] / 255
+    mt = {"a1111": lat, "a1111_round": np.around(lat)}
+    mbin = torch.from_numpy((np.array(mb, dtype=np.float32) / 255 >= 0.5).astype(np.float32))[None, None]
+    mt["diffusers"] = torch.nn.functional.interpolate(mbin, size=(5, 6)).numpy()[0, 0]
+
+    # ComfyUI ImagePadForOutpaint mask (nodes.py expand_image loop)
+    def comfy_pad_mask(d2, d3, left, top, right, bottom, feathering):
+        mask = torch.ones((d2 + top + bottom, d3 + left + right), dtype=torch.float32)
+        t = torch.zeros((d2, d3), dtype=torch.float32)
+        if feathering > 0 and feathering * 2 < d2 and feathering * 2 < d3:
+            for i in range(d2):
+                for j in range(d3):
+                    dt = i if top != 0 else d2
+                    db = d2 - i if bottom != 0 else d2
+                    dl = j if left != 0 else d3
+                    dr = d3 - j if right != 0 else d3
+                    d = min(dt, db, dl, dr)
+                    if d >= feathering:
+                        continue
+                    v = (feathering - d) / feathering
+                    t[i, j] = v * v
+        mask[top:top + d2, left:left + d3] = t
+        return mask.numpy()
+
+    mt["comfy_pad_8_0_4_12_f10"] = comfy_pad_mask(24, 30, 8, 0, 4, 12, 10)
+    mt["comfy_pad_0_6_0_0_f5"] = comfy_pad_mask(24, 30, 0, 6, 0, 0, 5)
+    mt["comfy_pad_3_3_3_3_f12"] = comfy_pad_mask(24, 30, 3, 3, 3, 3, 12)  # 2f >= 24: no feather
+    safetensors(os.path.join(HERE, "masks.safetensors"), mt)
 
     # latent interpolation as torch does it
     x = torch.from_numpy(rng.standard_normal((1, 4, 5, 7)).astype(np.float32))
