@@ -11,6 +11,7 @@
 #include "formats/weight_file.h"
 #include "harness.h"
 #include "sample/brownian.h"
+#include "sample/noise.h"
 #include "sample/rng.h"
 
 static sdc_weight_file *open_data(const char *name) {
@@ -234,5 +235,47 @@ TEST(rng_brownian_tree_matches_torchsde) {
         free(out);
         sdc_brownian_free(&b);
     }
+    sdc_weight_file_close(f);
+}
+
+TEST(rng_noise_sources_follow_comfy_and_a1111) {
+    sdc_weight_file *f = open_data("rng.safetensors");
+    REQUIRE(f);
+    sdc_noise_schedule nsch;
+    sdc_error err = {0};
+    REQUIRE(sdc_noise_schedule_init(&nsch, 0.00085, 0.012, 1000, &err) == SDC_OK);
+    sdc_sched sc;
+    REQUIRE(sdc_sched_build(&sc, &nsch, SDC_SCHED_KARRAS, 5, NULL, &err) == SDC_OK);
+    /* ComfyUI, ancestral sampler: generator seeded seed + 1, whole batch per call */
+    sdc_noise_source src;
+    REQUIRE(sdc_noise_init_comfy(&src, SDC_SAMPLER_EULER_ANCESTRAL, &sc, SDC_RNG_CPU, 1234, 192, &err) == SDC_OK);
+    CHECK(!src.brownian);
+    size_t n;
+    const float *ref = tensor(f, "comfy_anc_b2", &n);
+    float out[576];
+    for (int i = 0; i < 3; i++) REQUIRE(sdc_noise_source_fn(&src, 1, 0.5, out + 192 * i, 192, &err) == SDC_OK);
+    if (ref) CHECK(n == 576 && bit_diffs(out, ref, n) == 0);
+    CHECK(sdc_noise_source_fn(&src, 1, 0.5, out, 100, &err) == SDC_ERR_INVALID_ARG);
+    sdc_error_clear(&err);
+    sdc_noise_free(&src);
+    /* ComfyUI, SDE sampler: a Brownian tree over the schedule's range */
+    REQUIRE(sdc_noise_init_comfy(&src, SDC_SAMPLER_DPMPP_2M_SDE, &sc, SDC_RNG_CPU, 9, 32, &err) == SDC_OK);
+    CHECK(src.brownian && src.tree.t0 == sc.sigmas[sc.steps - 1] && src.tree.t1 == sc.sigmas[0]);
+    sdc_noise_free(&src);
+    /* A1111: generator i seeded seeds[i]; first draw = initial noise, then steps */
+    uint64_t seeds[2] = {5, 6};
+    REQUIRE(sdc_noise_init_a1111(&src, SDC_RNG_CPU, seeds, 2, 16, 0, &err) == SDC_OK);
+    float init[32], step[32], want[32];
+    sdc_noise_a1111_initial(&src, init, 0, seeds);
+    REQUIRE(sdc_noise_source_fn(&src, 1, 0.5, step, 32, &err) == SDC_OK);
+    for (int i = 0; i < 2; i++) {
+        sdc_rng r;
+        sdc_rng_init(&r, SDC_RNG_CPU, seeds[i]);
+        sdc_rng_randn(&r, want, 16);
+        sdc_rng_randn(&r, want + 16, 16);
+        CHECK(bit_diffs(init + 16 * i, want, 16) == 0 && bit_diffs(step + 16 * i, want + 16, 16) == 0);
+    }
+    sdc_noise_free(&src);
+    sdc_sched_free(&sc);
     sdc_weight_file_close(f);
 }
