@@ -1,16 +1,16 @@
 /* Random number generators that reproduce other programs' noise exactly.
  *
  * SDC_RNG_CPU: torch.randn on a CPU torch.Generator seeded with
- *   manual_seed(seed), bit for bit, as x86-64 builds of PyTorch whose ATen
- *   CPU capability is AVX2 draw it (Linux/macOS-Intel wheels on CPUs without
- *   AVX-512 dispatch, Debian's torch): mt19937 seeded with the low 32 bits,
+ *   manual_seed(seed), bit for bit, as x86-64 builds of PyTorch draw it
+ *   (verified against torch 1.13 with ATen CPU capability AVX2 and AVX512):
+ *   mt19937 seeded with the low 32 bits,
  *   24-bit uniforms, Box-Muller on blocks of 16 with the Cephes-style
  *   log/sincos polynomials of ATen's avx_mathfun.h (with the FMA contractions
  *   GCC makes there); fewer than 16 values use ATen's scalar double path
  *   (53-bit uniforms, libm log/sin/cos, one cached second sample).
  * SDC_RNG_CPU_SCALAR: the same but with ATen's portable block transform
- *   (float libm logf/cosf/sinf): what torch draws when its capability is not
- *   AVX2 (AVX-512 dispatch, ARM, some Windows builds). Bit-exact only where
+ *   (float libm logf/cosf/sinf): what torch draws with capability "default"
+ *   (ARM, builds without AVX2). Bit-exact only where
  *   the C library's logf/sinf/cosf are glibc's.
  * SDC_RNG_PHILOX: A1111's "NV" noise (CUDA Philox4x32-10 as torch draws
  *   randn on CUDA, emulated in modules/rng_philox.py): each randn call uses
