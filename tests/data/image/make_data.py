@@ -88,6 +88,67 @@ def write_interlaced(path, rgb):
         f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
 
 
+def infotext_cases():
+    """A1111's parse_generation_parameters split (infotext_utils.py): prompt,
+    negative prompt and the unquoted key/value pairs of the last line, with
+    Python's own regex engine; quote() as A1111 formats values."""
+    import re
+    re_param = re.compile(r'\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
+
+    def unquote(t):
+        if len(t) == 0 or t[0] != '"' or t[-1] != '"':
+            return t
+        try:
+            return json.loads(t)
+        except Exception:
+            return t
+
+    def split(x):
+        prompt, neg, done = "", "", False
+        *lines, last = x.strip().split("\n")
+        if len(re_param.findall(last)) < 3:
+            lines.append(last)
+            last = ""
+        for line in lines:
+            line = line.strip()
+            if line.startswith("Negative prompt:"):
+                done = True
+                line = line[16:].strip()
+            if done:
+                neg += ("" if neg == "" else "\n") + line
+            else:
+                prompt += ("" if prompt == "" else "\n") + line
+        pairs = []
+        for k, v in re_param.findall(last):
+            if v[0] == '"' and v[-1] == '"':
+                v = unquote(v)
+            pairs.append([k, v])
+        return {"text": x, "prompt": prompt, "negative": neg, "pairs": pairs}
+
+    def quote(t):
+        if ',' not in str(t) and '\n' not in str(t) and ':' not in str(t):
+            return t
+        return json.dumps(t, ensure_ascii=False)
+
+    texts = [
+        "girl with an artist's beret, determined, blue eyes, desert scene, ((eyeshadow)), (coquettish), detailed\n"
+        "Negative prompt: ugly, fat, (((deformed))), [blurry], bad anatomy, (poorly drawn hands), messy drawing\n"
+        "Steps: 20, Sampler: Euler a, CFG scale: 7, Seed: 965400086, Size: 512x512, Model hash: 45dee52b",
+        "a cat\nSteps: 20, Sampler: Euler",
+        "  line one  \n\n  line two\nNegative prompt:   bad\n  worse  \nSteps: 5, Seed: -1, CFG scale: 7.5, Size: 64x48",
+        "Steps: 30, Sampler: DPM++ 2M, Schedule type: Karras, CFG scale: 4.5, Seed: 3, Size: 1024x1024, "
+        "Model: " + quote("my,model: v2") + ", Lora hashes: " + quote('add_detail: 7c6bad76eb54, "x\\y": 1') +
+        ", Hires upscale: 2, Tiling, Version: v1.10.1",
+        "prompt\nSteps: 1, Odd key-name/slash: a, Bad: \"unterminated, Other: \"\", Last: x",
+        "caf\u00e9 \u732b\nNegative prompt: \U0001F408\nSteps: 2, Sampler: \u732b, Seed: 42, Note: \"\\u00e9\\n\"",
+        "",
+        "just a prompt, with: colons, and commas",
+        "p\nSteps: 20,Sampler: Euler a,  CFG scale : 7, Seed: 1, x: ,y:,",
+    ]
+    with open(os.path.join(HERE, "infotext_cases.json"), "w", encoding="utf-8") as f:
+        json.dump([split(t) for t in texts], f, ensure_ascii=False, indent=1)
+
+
 def main():
     srcs = {
         "synth_a": synth(64, 48, 1),
@@ -234,6 +295,8 @@ def main():
     mt["comfy_pad_0_6_0_0_f5"] = comfy_pad_mask(24, 30, 0, 6, 0, 0, 5)
     mt["comfy_pad_3_3_3_3_f12"] = comfy_pad_mask(24, 30, 3, 3, 3, 3, 12)  # 2f >= 24: no feather
     safetensors(os.path.join(HERE, "masks.safetensors"), mt)
+
+    infotext_cases()
 
     # latent interpolation as torch does it
     x = torch.from_numpy(rng.standard_normal((1, 4, 5, 7)).astype(np.float32))
