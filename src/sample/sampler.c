@@ -1,9 +1,10 @@
 /* The samplers of sampler.h, written from the formulas of k-diffusion and
  * ComfyUI's comfy/k_diffusion/sampling.py (ddpm, lcm, ipndm from ComfyUI;
- * ddim with eta from the DDIM paper / diffusers). Latents are float32,
+ * ddim with eta from the DDIM paper / diffusers; uni_pc from the UniPC paper
+ * as ComfyUI wires it). Latents are float32,
  * per-step scalars double. Each sampler is one function over a shared run
  * state; names and per-sampler facts live at the end of the file. Does not:
- * uni_pc (not yet), CFG++ variants, flow-matching (CONST) models. */
+ * CFG++ variants, flow-matching (CONST) models. */
 #include "sample/sampler.h"
 
 #include <ctype.h>
@@ -471,6 +472,160 @@ static sdc_status sample_ipndm(run *r, int variable) {
     return SDC_OK;
 }
 
+/* ---- UniPC (bh1 / bh2), as ComfyUI runs it ------------------------------------
+ * Data-prediction UniPC on VP latents with "time" = sigma: alpha =
+ * 1/sqrt(1+s^2), std = s*alpha, lambda = -log s. A final sigma of 0 is
+ * replaced by 0.001 (the result is returned in sigma space at 0.001).
+ * Order min(3, steps - 1), lower order on the final steps, no corrector on
+ * the last step; the corrector's model call at the predicted x is reused as
+ * the model value of the corrected x (UniC). */
+
+#define UNIPC_MAX_ORDER 3
+
+/* Solves A x = b for n <= 3 by Gaussian elimination with partial pivoting. */
+static void solve_small(int n, double a[UNIPC_MAX_ORDER][UNIPC_MAX_ORDER], double *b, double *x) {
+    for (int c = 0; c < n; c++) {
+        int p = c;
+        for (int r = c + 1; r < n; r++)
+            if (fabs(a[r][c]) > fabs(a[p][c])) p = r;
+        for (int k = 0; k < n; k++) {
+            double t = a[c][k];
+            a[c][k] = a[p][k];
+            a[p][k] = t;
+        }
+        double t = b[c];
+        b[c] = b[p];
+        b[p] = t;
+        for (int r = c + 1; r < n; r++) {
+            double f = a[r][c] / a[c][c];
+            for (int k = c; k < n; k++) a[r][k] -= f * a[c][k];
+            b[r] -= f * b[c];
+        }
+    }
+    for (int r = n - 1; r >= 0; r--) {
+        double v = b[r];
+        for (int k = r + 1; k < n; k++) v -= a[r][k] * x[k];
+        x[r] = v / a[r][r];
+    }
+}
+
+typedef struct unipc {
+    run *r;
+    int bh2;
+    float *m[UNIPC_MAX_ORDER]; /* model x0 history, oldest first */
+    double t[UNIPC_MAX_ORDER]; /* their sigmas */
+    int count;
+    float *xt_, *model_t;
+} unipc;
+
+/* x0 of the model at VP latent x_vp and sigma (schedule index i or -1). */
+static sdc_status unipc_model(unipc *u, const float *x_vp, double sigma, int i, float *x0) {
+    run *r = u->r;
+    float *xs = buffer(r, NBUF - 2);
+    if (!xs) return sdc_error_set(r->err, SDC_ERR_OOM, "out of memory");
+    float k = (float)sqrt(sigma * sigma + 1);
+    for (size_t j = 0; j < r->n; j++) xs[j] = x_vp[j] * k;
+    return i >= 0 ? model_at(r, xs, i, x0) : model(r, xs, sigma, NAN, x0);
+}
+
+/* One multistep bh update of x (VP) to sigma t with `order`; writes the
+ * corrector's model value to u->model_t when corrected (*have_model). */
+static sdc_status unipc_update(unipc *u, float *x, double t, int ti, int order, int corrector, int *have_model) {
+    run *r = u->r;
+    size_t n = r->n;
+    int last = u->count - 1;
+    double s0 = u->t[last], l0 = -log(s0), lt = -log(t), h = lt - l0;
+    double alpha_t = 1 / sqrt(1 + t * t), std_t = t * alpha_t, std_0 = s0 / sqrt(1 + s0 * s0);
+    double rks[UNIPC_MAX_ORDER + 1], hh = -h, hphi1 = expm1(hh), hphik = hphi1 / hh - 1, fact = 1;
+    double bh = u->bh2 ? expm1(hh) : hh, R[UNIPC_MAX_ORDER][UNIPC_MAX_ORDER], b[UNIPC_MAX_ORDER];
+    for (int i = 1; i < order; i++) rks[i - 1] = ((-log(u->t[last - i])) - l0) / h;
+    rks[order - 1] = 1;
+    for (int i = 1; i <= order; i++) {
+        for (int k = 0; k < order; k++) R[i - 1][k] = pow(rks[k], i - 1);
+        b[i - 1] = hphik * fact / bh;
+        fact *= i + 1;
+        hphik = hphik / hh - 1 / fact;
+    }
+    double rp[UNIPC_MAX_ORDER] = {0}, rc[UNIPC_MAX_ORDER] = {0};
+    if (order == 2) rp[0] = 0.5;
+    else if (order > 2) {
+        double a[UNIPC_MAX_ORDER][UNIPC_MAX_ORDER], bb[UNIPC_MAX_ORDER];
+        memcpy(a, R, sizeof a);
+        memcpy(bb, b, sizeof bb);
+        solve_small(order - 1, a, bb, rp);
+    }
+    if (order == 1) rc[0] = 0.5;
+    else solve_small(order, R, b, rc);
+    float *xt_ = u->xt_;
+    for (size_t j = 0; j < n; j++) { /* x_t_ = std_t/std_0 x - alpha_t hphi1 m0; then the predictor */
+        double base = std_t / std_0 * x[j] - alpha_t * hphi1 * u->m[last][j], res = 0;
+        for (int k = 0; k + 1 < order; k++) res += rp[k] * (u->m[last - 1 - k][j] - u->m[last][j]) / rks[k];
+        xt_[j] = (float)base;
+        x[j] = (float)(base - alpha_t * bh * res);
+    }
+    *have_model = 0;
+    if (!corrector) return SDC_OK;
+    sdc_status st = unipc_model(u, x, t, ti, u->model_t);
+    if (st) return st;
+    for (size_t j = 0; j < n; j++) {
+        double res = 0;
+        for (int k = 0; k + 1 < order; k++) res += rc[k] * (u->m[last - 1 - k][j] - u->m[last][j]) / rks[k];
+        res += rc[order - 1] * (u->model_t[j] - u->m[last][j]);
+        x[j] = (float)(xt_[j] - alpha_t * bh * res);
+    }
+    *have_model = 1;
+    return SDC_OK;
+}
+
+/* Appends (t, model) to the history, dropping the oldest when full. */
+static void unipc_push(unipc *u, double t, const float *m) {
+    if (u->count == UNIPC_MAX_ORDER) {
+        float *old = u->m[0];
+        memmove(u->m, u->m + 1, (UNIPC_MAX_ORDER - 1) * sizeof(float *));
+        memmove(u->t, u->t + 1, (UNIPC_MAX_ORDER - 1) * sizeof(double));
+        u->m[UNIPC_MAX_ORDER - 1] = old;
+        u->count--;
+    }
+    memcpy(u->m[u->count], m, u->r->n * sizeof(float));
+    u->t[u->count++] = t;
+}
+
+static sdc_status sample_unipc(run *r, int bh2) {
+    unipc u = {r, bh2, {buffer(r, 0), buffer(r, 1), buffer(r, 2)}, {0}, 0, buffer(r, 3), buffer(r, 4)};
+    float *xv = buffer(r, 5);
+    if (!u.m[0] || !u.m[1] || !u.m[2] || !u.xt_ || !u.model_t || !xv) return sdc_error_set(r->err, SDC_ERR_OOM, "out of memory");
+    const double *sig = r->s->sigmas;
+    int steps = r->s->steps, order = steps - 1 < UNIPC_MAX_ORDER ? steps - 1 : UNIPC_MAX_ORDER;
+    if (order < 1) order = 1;
+    double t_end = sig[steps] > 0 ? sig[steps] : 0.001;
+    float a0 = (float)(1 / sqrt(1 + sig[0] * sig[0]));
+    for (size_t j = 0; j < r->n; j++) xv[j] = r->x[j] * a0;
+    r->step = 0;
+    sdc_status st = unipc_model(&u, xv, sig[0], 0, u.model_t);
+    if (!st) st = callback(r, r->x, u.model_t);
+    if (st) return st;
+    unipc_push(&u, sig[0], u.model_t);
+    for (int step = 1; step <= steps && !st; step++) {
+        double t = step == steps ? t_end : sig[step];
+        int ord = step < order ? step : (order < steps + 1 - step ? order : steps + 1 - step);
+        int have = 0;
+        st = unipc_update(&u, xv, t, step == steps ? -1 : step, ord, step < steps, &have);
+        if (st || step == steps) break;
+        if (!have && (st = unipc_model(&u, xv, t, step, u.model_t))) break;
+        unipc_push(&u, t, u.model_t);
+        r->step = step;
+        float at = (float)sqrt(1 + t * t);
+        for (size_t j = 0; j < r->n; j++) r->x[j] = xv[j] * at;
+        st = callback(r, r->x, u.m[u.count - 1]);
+        float inv = 1 / at;
+        for (size_t j = 0; j < r->n; j++) xv[j] = r->x[j] * inv; /* the callback may have edited x */
+    }
+    if (st) return st;
+    float k = (float)sqrt(1 + t_end * t_end);
+    for (size_t j = 0; j < r->n; j++) r->x[j] = xv[j] * k;
+    return SDC_OK;
+}
+
 /* ---- dispatch ---------------------------------------------------------------- */
 
 void sdc_sampler_opts_default(sdc_sampler_kind k, sdc_sampler_opts *o) {
@@ -501,6 +656,8 @@ static sdc_status dispatch(run *r, sdc_sampler_kind k) {
     case SDC_SAMPLER_LCM: return sample_lcm(r);
     case SDC_SAMPLER_IPNDM: return sample_ipndm(r, 0);
     case SDC_SAMPLER_IPNDM_V: return sample_ipndm(r, 1);
+    case SDC_SAMPLER_UNI_PC: return sample_unipc(r, 0);
+    case SDC_SAMPLER_UNI_PC_BH2: return sample_unipc(r, 1);
     case SDC_SAMPLER_COUNT: break;
     }
     return sdc_error_set(r->err, SDC_ERR_INVALID_ARG, "unknown sampler %d", (int)k);
@@ -536,7 +693,7 @@ sdc_status sdc_sample(sdc_sampler_kind k, const sdc_sampler_opts *o, const sdc_s
 
 static const char *const k_names[SDC_SAMPLER_COUNT] = {
     "euler", "euler_ancestral", "heun", "dpm_2", "dpm_2_ancestral", "lms", "dpmpp_2s_ancestral", "dpmpp_sde",
-    "dpmpp_2m", "dpmpp_2m_sde", "dpmpp_2m_sde_heun", "dpmpp_3m_sde", "ddpm", "ddim", "lcm", "ipndm", "ipndm_v"};
+    "dpmpp_2m", "dpmpp_2m_sde", "dpmpp_2m_sde_heun", "dpmpp_3m_sde", "ddpm", "ddim", "lcm", "ipndm", "ipndm_v", "uni_pc", "uni_pc_bh2"};
 
 static const struct {
     const char *alias;
@@ -570,6 +727,7 @@ static const struct {
     {"DDPM", SDC_SAMPLER_DDPM, -1},
     {"LCM", SDC_SAMPLER_LCM, -1},
     {"iPNDM", SDC_SAMPLER_IPNDM, -1},
+    {"UniPC", SDC_SAMPLER_UNI_PC_BH2, -1}, /* A1111's UniPC defaults to the bh2 variant */
 };
 
 /* Case-insensitive; '-', '_', ' ' and '+' compare as written except that
@@ -610,7 +768,7 @@ const char *sdc_sampler_name(sdc_sampler_kind k) { return k >= 0 && k < SDC_SAMP
 
 const char *sdc_sampler_names(void) {
     return "euler, euler_ancestral, heun, dpm_2, dpm_2_ancestral, lms, dpmpp_2s_ancestral, dpmpp_sde, dpmpp_2m, "
-           "dpmpp_2m_sde, dpmpp_2m_sde_heun, dpmpp_3m_sde, ddpm, ddim, lcm, ipndm, ipndm_v";
+           "dpmpp_2m_sde, dpmpp_2m_sde_heun, dpmpp_3m_sde, ddpm, ddim, lcm, ipndm, ipndm_v, uni_pc, uni_pc_bh2";
 }
 
 int sdc_sampler_is_stochastic(sdc_sampler_kind k, const sdc_sampler_opts *o) {
@@ -638,7 +796,8 @@ int sdc_sampler_uses_brownian(sdc_sampler_kind k) {
 }
 
 int sdc_sampler_discards_penultimate(sdc_sampler_kind k) {
-    return k == SDC_SAMPLER_DPM_2 || k == SDC_SAMPLER_DPM_2_ANCESTRAL;
+    return k == SDC_SAMPLER_DPM_2 || k == SDC_SAMPLER_DPM_2_ANCESTRAL || k == SDC_SAMPLER_UNI_PC ||
+           k == SDC_SAMPLER_UNI_PC_BH2;
 }
 
 int sdc_sampler_evals_per_step(sdc_sampler_kind k) {

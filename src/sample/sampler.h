@@ -38,6 +38,8 @@ typedef enum sdc_sampler_kind {
     SDC_SAMPLER_LCM,
     SDC_SAMPLER_IPNDM,
     SDC_SAMPLER_IPNDM_V,
+    SDC_SAMPLER_UNI_PC,     /* UniPC bh1 (ComfyUI "uni_pc") */
+    SDC_SAMPLER_UNI_PC_BH2, /* UniPC bh2 (ComfyUI "uni_pc_bh2", A1111 "UniPC") */
     SDC_SAMPLER_COUNT
 } sdc_sampler_kind;
 
@@ -107,7 +109,7 @@ int sdc_sampler_is_stochastic(sdc_sampler_kind k, const sdc_sampler_opts *o);
 /* Whether ComfyUI's default noise for k is a Brownian tree (the SDE samplers). */
 int sdc_sampler_uses_brownian(sdc_sampler_kind k);
 /* ComfyUI computes one extra step and drops the penultimate sigma for
- * dpm_2 and dpm_2_ancestral (set sdc_sched_opts.discard_penultimate). */
+ * dpm_2, dpm_2_ancestral and uni_pc(_bh2) (set sdc_sched_opts.discard_penultimate). */
 int sdc_sampler_discards_penultimate(sdc_sampler_kind k);
 /* Model evaluations per step (1, 2 for heun/dpm_2/2s/sde; the last step may use fewer). */
 int sdc_sampler_evals_per_step(sdc_sampler_kind k);

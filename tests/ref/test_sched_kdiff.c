@@ -1,7 +1,7 @@
 /* Schedulers and samplers against k-diffusion / ComfyUI run on fixed inputs
  * (tests/data/sample/kdiff.safetensors, made by gen_refs.py with
  * crowsonkb/k-diffusion's sampling.py, and ComfyUI's scheduler and
- * ddpm/lcm/ipndm formulas). The model is a fake denoiser, x0 =
+ * ddpm/lcm/ipndm formulas, and wl-zhao/UniPC's uni_pc.py). The model is a fake denoiser, x0 =
  * tanh(x) * 0.9 + 0.05 * sigma; the stochastic samplers replay the noise
  * the reference drew. */
 #include <math.h>
@@ -179,4 +179,12 @@ TEST(sampler_trajectories_match_comfy_formulas) {
     run_traj(SDC_SAMPLER_IPNDM, "ipndm", "karras_10", -1);
     run_traj(SDC_SAMPLER_IPNDM_V, "ipndm_v", "karras_10", -1);
     run_traj(SDC_SAMPLER_DDIM, "ddim_eta", "karras_10", 0.5);
+}
+
+TEST(sampler_unipc_matches_reference_unipc) {
+    /* wl-zhao/UniPC's multistep bh solver driven as ComfyUI does (time = sigma) */
+    run_traj(SDC_SAMPLER_UNI_PC, "uni_pc", "karras_10", -1);
+    run_traj(SDC_SAMPLER_UNI_PC, "uni_pc", "karras_4", -1);
+    run_traj(SDC_SAMPLER_UNI_PC_BH2, "uni_pc_bh2", "karras_10", -1);
+    run_traj(SDC_SAMPLER_UNI_PC_BH2, "uni_pc_bh2", "exponential_25", -1);
 }

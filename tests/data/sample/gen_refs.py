@@ -3,12 +3,13 @@
 tests/ref/test_sched*.c). Run with Debian's python3 (torch 1.13, numpy,
 scipy) from the repository root:
 
-    /usr/bin/python3 tests/data/sample/gen_refs.py KDIFF_DIR TORCHSDE_DIR RNG_PHILOX_PY
+    /usr/bin/python3 tests/data/sample/gen_refs.py KDIFF_DIR TORCHSDE_DIR RNG_PHILOX_PY UNIPC_PY
 
 KDIFF_DIR: a checkout of crowsonkb/k-diffusion (its k_diffusion/sampling.py
 and external.py are loaded); TORCHSDE_DIR: a checkout of
 google-research/torchsde (needs the small 'trampoline' package importable);
-RNG_PHILOX_PY: AUTOMATIC1111's modules/rng_philox.py. None of them is
+RNG_PHILOX_PY: AUTOMATIC1111's modules/rng_philox.py; UNIPC_PY: wl-zhao/UniPC's
+uni_pc.py (run with ComfyUI's wiring: time = sigma). None of them is
 copied into the repository; this script only calls them.
 
 Writes, next to this script:
@@ -276,7 +277,49 @@ def comfy_extra_samplers(name, x, sigmas, noise):
     return x
 
 
-def make_kdiff(kdir):
+class SigmaSchedule:
+    """VP quantities with time = sigma, as ComfyUI feeds UniPC."""
+    def marginal_log_mean_coeff(self, s):
+        return 0.5 * torch.log(1 / (s * s + 1))
+
+    def marginal_alpha(self, s):
+        return torch.exp(self.marginal_log_mean_coeff(s))
+
+    def marginal_std(self, s):
+        return torch.sqrt(1. - torch.exp(2. * self.marginal_log_mean_coeff(s)))
+
+    def marginal_lambda(self, s):
+        lmc = self.marginal_log_mean_coeff(s)
+        return lmc - 0.5 * torch.log(1. - torch.exp(2. * lmc))
+
+
+def run_unipc(unipc_py, x, sigmas, variant):
+    """UniPC (upstream code) as ComfyUI's sample_unipc drives it."""
+    spec = importlib.util.spec_from_file_location("uni_pc_ref", unipc_py)
+    m = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(m)
+    ts = sigmas.clone()
+    if ts[-1] == 0:
+        ts[-1] = 0.001
+    ns = SigmaSchedule()
+
+    def eps_fn(xv, t):  # ComfyUI's predict_eps_sigma around the denoiser
+        t = t.view(-1, *([1] * (xv.ndim - 1)))
+        xs = xv * (t * t + 1).sqrt()
+        return (xs - fake_denoiser(xs, t.flatten())) / t
+
+    uni = m.UniPC(eps_fn, ns, algorithm_type="data_prediction", variant=variant)
+    uni.get_time_steps = lambda **kw: ts
+    steps = len(ts) - 1
+    xv = x / (1 + sigmas[0] ** 2).sqrt()
+    import contextlib, io
+    with contextlib.redirect_stdout(io.StringIO()):
+        out = uni.sample(xv, steps=steps, t_start=ts[0], t_end=ts[-1], order=min(3, steps - 1),
+                         method="multistep", lower_order_final=True)
+    return out / ns.marginal_alpha(ts[-1])
+
+
+def make_kdiff(kdir, unipc_py):
     K, ext = load_kdiff(kdir)
     sig = train_sigmas()
     comfy = Comfy(sig)
@@ -308,12 +351,17 @@ def make_kdiff(kdir):
              ("dpmpp_2m_sde_heun", "karras_10"), ("dpmpp_3m_sde", "karras_10"), ("euler", "normal_comfy_4"),
              ("lms", "exponential_4"), ("dpmpp_2m", "sgm_uniform_25"), ("dpmpp_3m_sde", "exponential_25"),
              ("ddpm", "karras_10"), ("lcm", "sgm_uniform_4"), ("ipndm", "karras_10"), ("ipndm_v", "karras_10"),
-             ("ddim_eta", "karras_10")]
+             ("ddim_eta", "karras_10"), ("uni_pc", "karras_10"), ("uni_pc_bh2", "karras_10"),
+             ("uni_pc_bh2", "exponential_25"), ("uni_pc", "karras_4")]
     for name, sched in cases:
         sigmas = out["sched_" + sched]
         noise = NoiseLog(shape, 11)
         x = x_init * sigmas[0]
-        if name in ("ddpm", "lcm", "ipndm", "ipndm_v", "ddim_eta"):
+        if name.startswith("uni_pc"):
+            # in float64: ComfyUI's float32 std = sqrt(1 - exp(2 log alpha)) cancels
+            # catastrophically at small sigma (~1e-4 relative error at 0.03)
+            x = run_unipc(unipc_py, x.double(), sigmas.double(), "bh2" if name.endswith("bh2") else "bh1").float()
+        elif name in ("ddpm", "lcm", "ipndm", "ipndm_v", "ddim_eta"):
             x = comfy_extra_samplers(name, x, sigmas, noise)
         else:
             kw = {}
@@ -372,9 +420,9 @@ def make_brownian(tsde_dir):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 4:
+    if len(sys.argv) != 5:
         sys.exit(__doc__)
     sys.path.insert(0, sys.argv[2])  # k-diffusion's sampling.py imports torchsde
     save(os.path.join(HERE, "rng.safetensors"), make_rng(sys.argv[3]), {"torch": torch.__version__})
-    save(os.path.join(HERE, "kdiff.safetensors"), make_kdiff(sys.argv[1]), {"torch": torch.__version__})
+    save(os.path.join(HERE, "kdiff.safetensors"), make_kdiff(sys.argv[1], sys.argv[4]), {"torch": torch.__version__})
     save(os.path.join(HERE, "brownian.safetensors"), make_brownian(sys.argv[2]), {"torch": torch.__version__})
