@@ -445,8 +445,7 @@ sdc_status sdc_sched_build_img2img(sdc_sched *out, const sdc_noise_schedule *ns,
         if (init_t > n) init_t = n;
         first = n - init_t;
     }
-    if (first < 0) first = 0;
-    sched_keep_suffix(out, first);
+    if (first > 0) sched_keep_suffix(out, first); /* else the full run keeps the scheduler's init rule */
     return SDC_OK;
 }
 

@@ -8,6 +8,8 @@ static const sdc_cli_command k_commands[] = {
     {"version", "print version and CPU features", sdc_cmd_version},
     {"tokenize", "print the CLIP token ids of a text", sdc_cmd_tokenize},
     {"preprocess", "make a ControlNet control image (canny, scribble)", sdc_cmd_preprocess},
+    {"sigmas", "print a sampler's sigma schedule and timesteps", sdc_cmd_sigmas},
+    {"noise", "print the noise an RNG draws for a seed (torch cpu, A1111 philox)", sdc_cmd_noise},
 };
 
 static void usage(FILE *f) {
