@@ -70,7 +70,7 @@ static void *arena_alloc(sdc_pickle *p, size_t n) {
     n = (n + 15) & ~(size_t)15;
     block *b = p->blocks;
     if (!b || b->cap - b->used < n) {
-        size_t cap = SDC_MAX(n, (size_t)1 << 20);
+        size_t cap = SDC_MAX(n, p->bytes < ((size_t)1 << 20) ? (size_t)64 << 10 : (size_t)1 << 20);
         if (p->bytes + cap > p->limit) return NULL;
         b = malloc(sizeof *b + cap);
         if (!b) return NULL;
