@@ -108,7 +108,7 @@ sdc_status sdc_clip_text_load(const sdc_model_files *m, const sdc_clip_text_opts
     }
     bool hf = c->cfg.layout == SDC_CLIP_LAYOUT_HF;
     sdc_wload l = {.files = m, .store = &c->store, .mat_dtype = opts ? opts->mat_dtype : SDC_DTYPE_F32,
-                   .err = err, .prefix = hf ? HF_PREFIX : OC_PREFIX};
+                   .err = err, .prefix = hf ? HF_PREFIX : OC_PREFIX, .patch = opts ? opts->patch : NULL};
     read_config(&l, &c->cfg, opts);
     const sdc_clip_text_config *cfg = &c->cfg;
     if (sdc_wl_ok(&l)) c->layer = calloc((size_t)cfg->layers, sizeof *c->layer);

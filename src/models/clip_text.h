@@ -33,6 +33,7 @@ typedef struct sdc_clip_text_opts {
     sdc_dtype mat_dtype; /* f32 / f16 / bf16 for matrices */
     int64_t heads;       /* 0: width/64 (real models), see clip_text.c */
     int act;             /* -1: by layout; else an sdc_act */
+    const sdc_wpatch *patch; /* NULL, or changes merged at load (LoRA) */
 } sdc_clip_text_opts;
 
 typedef struct sdc_clip_layer {

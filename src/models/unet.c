@@ -169,7 +169,7 @@ sdc_status sdc_unet_load(const sdc_model_files *m, const char *prefix, const sdc
     sdc_unet *u = calloc(1, sizeof *u);
     if (!u) return sdc_error_set(err, SDC_ERR_OOM, "out of memory");
     sdc_wload l = {.files = m, .store = &u->store, .mat_dtype = opts ? opts->mat_dtype : SDC_DTYPE_F32,
-                   .err = err, .prefix = prefix ? prefix : SDC_UNET_PREFIX};
+                   .err = err, .prefix = prefix ? prefix : SDC_UNET_PREFIX, .patch = opts ? opts->patch : NULL};
     sdc_unet_config *cfg = &u->cfg;
     read_config(&l, opts, cfg);
     u->time1_w = sdc_wl_linear(&l, cfg->emb_dim, cfg->model_ch, "time_embed.0.weight");
@@ -313,8 +313,10 @@ static sdc_tensor *encoder_forward(sdc_ctx *c, const sdc_unet *u, sdc_tensor *h,
     for (int i = 0; i < u->cfg.n_input; i++) {
         h = block_forward(c, &u->input[i], h, emb, context, 0, 0);
         if (i == 0 && hint_add) h = sdc_op_add_(c, h, hint_add);
-        if (extra && i < extra->n_skip_add && extra->skip_add[i]) h = sdc_op_add_(c, h, extra->skip_add[i]);
         skips[i] = h;
+        /* ControlNet residuals join the skip connections only; the encoder
+         * path itself runs unchanged (ldm ControlledUnetModel, diffusers) */
+        if (extra && i < extra->n_skip_add && extra->skip_add[i]) skips[i] = sdc_op_add(c, h, extra->skip_add[i]);
         sdc_ctx_dump(c, h, "unet.input_blocks.%d", i);
     }
     h = block_forward(c, &u->middle, h, emb, context, 0, 0);

@@ -28,6 +28,7 @@ typedef struct sdc_unet_opts {
     sdc_dtype mat_dtype;
     int64_t num_heads; /* > 0: fixed head count (SD 1.x: 8) */
     int64_t head_dim;  /* > 0: fixed head width (SD 2.x: 64) */
+    const sdc_wpatch *patch; /* NULL, or changes merged at load (LoRA) */
 } sdc_unet_opts;
 
 typedef struct sdc_resblock {

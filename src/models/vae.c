@@ -53,24 +53,8 @@ static void load_attn(sdc_wload *l, const char *p, sdc_vae_attn *a) {
     int64_t sizes[3] = {C, C, C};
     a->norm_w = sdc_wl_vec(l, C, "%s.norm.weight", p);
     a->norm_b = sdc_wl_vec(l, C, "%s.norm.bias", p);
-    /* 1x1 conv weights [C, C, 1, 1]: stacked as one [3C, C] projection */
-    const sdc_weight_info *qi = sdc_wl_info(l, "%s", q);
-    if (qi && qi->ndim == 4) {
-        sdc_tensor *parts[3];
-        for (int i = 0; i < 3; i++) parts[i] = sdc_wl_linear(l, C, C, "%s", wn[i]);
-        void *buf = sdc_wl_ok(l) ? sdc_wstore_alloc(l->store, (size_t)(3 * C * C) * (size_t)sdc_dtype_block_bytes(l->mat_dtype)) : NULL;
-        sdc_tensor *t = buf ? sdc_wstore_alloc(l->store, sizeof *t) : NULL;
-        if (!t) {
-            if (sdc_wl_ok(l)) sdc_error_set(l->err, SDC_ERR_OOM, "out of memory");
-            return;
-        }
-        size_t part = (size_t)(C * C) * (size_t)sdc_dtype_block_bytes(l->mat_dtype);
-        for (int i = 0; i < 3; i++) memcpy((char *)buf + part * (size_t)i, parts[i]->data, part);
-        *t = sdc_tensor_2d(l->mat_dtype, buf, 3 * C, C);
-        a->qkv_w = t;
-    } else {
-        a->qkv_w = sdc_wl_linear_cat(l, 3, wn, C);
-    }
+    /* q, k, v (1x1 convs [C, C, 1, 1] or linear [C, C]) stacked as one [3C, C] projection */
+    a->qkv_w = sdc_wl_linear_cat(l, 3, wn, C);
     a->qkv_b = sdc_wl_vec_cat(l, 3, bn, sizes);
     a->proj_w = sdc_wl_linear(l, C, C, "%s.proj_out.weight", p);
     a->proj_b = sdc_wl_vec(l, C, "%s.proj_out.bias", p);

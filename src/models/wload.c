@@ -64,6 +64,13 @@ static bool check_dims(sdc_wload *l, const char *name, const sdc_weight_info *w,
     return false;
 }
 
+/* the dtype a matrix is held in */
+static sdc_dtype mat_type(const sdc_wload *l, const sdc_weight_info *w) {
+    if (l->mat_dtype != SDC_WLOAD_KEEP) return l->mat_dtype;
+    bool plain = w->dtype == SDC_DTYPE_F32 || w->dtype == SDC_DTYPE_F16 || w->dtype == SDC_DTYPE_BF16;
+    return plain ? w->dtype : SDC_DTYPE_F32;
+}
+
 static sdc_tensor *new_desc(sdc_wload *l) {
     sdc_tensor *t = sdc_wstore_alloc(l->store, sizeof *t);
     if (!t) sdc_error_set(l->err, SDC_ERR_OOM, "out of memory loading weights");
@@ -174,9 +181,10 @@ sdc_tensor *sdc_wl_linear(sdc_wload *l, int64_t N, int64_t K, const char *fmt, .
     if (!w) return NULL;
     int64_t want4[4] = {N, K, 1, 1};
     if (!(w->ndim == 4 ? check_dims(l, name, w, 4, want4) : check_dims(l, name, w, 2, want4))) return NULL;
-    void *data = as_dtype(l, name, w, l->mat_dtype, true);
+    sdc_dtype mt = mat_type(l, w);
+    void *data = as_dtype(l, name, w, mt, true);
     sdc_tensor *t = data ? new_desc(l) : NULL;
-    if (t) *t = sdc_tensor_2d(l->mat_dtype, data, w->shape[0], w->shape[1]);
+    if (t) *t = sdc_tensor_2d(mt, data, w->shape[0], w->shape[1]);
     return t;
 }
 
@@ -190,17 +198,18 @@ sdc_tensor *sdc_wl_conv(sdc_wload *l, int64_t Cout, int64_t Cin, int64_t kh, int
     int64_t want[4] = {Cout, Cin, kh, kw};
     if (!w || !check_dims(l, name, w, 4, want)) return NULL;
     int64_t co = w->shape[0], ci = w->shape[1], h = w->shape[2], wd = w->shape[3];
+    sdc_dtype mt = mat_type(l, w);
     sdc_tensor *t = new_desc(l);
     if (!t) return NULL;
     if (h == 1 && wd == 1) { /* [Cout, Cin, 1, 1] is already [Cout, 1, 1, Cin] */
-        void *data = as_dtype(l, name, w, l->mat_dtype, true);
+        void *data = as_dtype(l, name, w, mt, true);
         if (!data) return NULL;
-        *t = sdc_tensor_4d(l->mat_dtype, data, co, 1, 1, ci);
+        *t = sdc_tensor_4d(mt, data, co, 1, 1, ci);
         return t;
     }
     /* convert to the target dtype, then transpose [co][ci][h][w] -> [co][h][w][ci] */
-    void *conv = as_dtype(l, name, w, l->mat_dtype, false);
-    size_t es = (size_t)sdc_dtype_block_bytes(l->mat_dtype);
+    void *conv = as_dtype(l, name, w, mt, false);
+    size_t es = (size_t)sdc_dtype_block_bytes(mt);
     void *out = conv ? sdc_wstore_alloc(l->store, (size_t)(co * ci * h * wd) * es) : NULL;
     if (!out) {
         sdc_error_set(l->err, SDC_ERR_OOM, "out of memory repacking '%s'", name);
@@ -211,7 +220,7 @@ sdc_tensor *sdc_wl_conv(sdc_wload *l, int64_t Cout, int64_t Cin, int64_t kh, int
             for (int64_t k = 0; k < h * wd; k++)
                 memcpy((char *)out + (size_t)((o * h * wd + k) * ci + c) * es,
                        (char *)conv + (size_t)((o * ci + c) * h * wd + k) * es, es);
-    *t = sdc_tensor_4d(l->mat_dtype, out, co, h, wd, ci);
+    *t = sdc_tensor_4d(mt, out, co, h, wd, ci);
     return t;
 }
 
@@ -223,11 +232,12 @@ sdc_tensor *sdc_wl_linear_cat(sdc_wload *l, int n_parts, const char *const *name
     for (int i = 0; i < n_parts; i++) {
         snprintf(name, sizeof name, "%s%s", l->prefix ? l->prefix : "", names[i]);
         ws[i] = lookup(l, name);
-        int64_t want[2] = {-1, K};
-        if (!ws[i] || !check_dims(l, name, ws[i], 2, want)) return NULL;
+        int64_t want[4] = {-1, K, 1, 1}; /* [N, K] or a 1x1 conv [N, K, 1, 1] */
+        if (!ws[i] || !check_dims(l, name, ws[i], ws[i]->ndim == 4 ? 4 : 2, want)) return NULL;
         rows += ws[i]->shape[0];
     }
-    size_t es = (size_t)sdc_dtype_block_bytes(l->mat_dtype);
+    sdc_dtype mt = mat_type(l, ws[0]);
+    size_t es = (size_t)sdc_dtype_block_bytes(mt);
     char *out = sdc_wstore_alloc(l->store, (size_t)(rows * K) * es);
     sdc_tensor *t = out ? new_desc(l) : NULL;
     if (!t) return NULL;
@@ -235,11 +245,11 @@ sdc_tensor *sdc_wl_linear_cat(sdc_wload *l, int n_parts, const char *const *name
     for (int i = 0; i < n_parts; i++) {
         size_t n = (size_t)sdc_weight_numel(ws[i]);
         snprintf(name, sizeof name, "%s%s", l->prefix ? l->prefix : "", names[i]);
-        if (!convert_patched(l, name, ws[i], l->mat_dtype, out + off * es, n)) return NULL;
+        if (!convert_patched(l, name, ws[i], mt, out + off * es, n)) return NULL;
         l->n_params += (int64_t)n;
         off += n;
     }
-    *t = sdc_tensor_2d(l->mat_dtype, out, rows, K);
+    *t = sdc_tensor_2d(mt, out, rows, K);
     return t;
 }
 

@@ -41,11 +41,15 @@ typedef struct sdc_wpatch {
     void *user;
 } sdc_wpatch;
 
+/* mat_dtype value: keep each matrix in its stored dtype when that is f32,
+ * f16 or bf16 (zero-copy), else widen to f32. */
+#define SDC_WLOAD_KEEP SDC_DTYPE_COUNT
+
 typedef struct sdc_wload {
     const sdc_model_files *files;
     const sdc_wpatch *patch; /* NULL: weights as stored */
     sdc_wstore *store;
-    sdc_dtype mat_dtype; /* f32, f16 or bf16 */
+    sdc_dtype mat_dtype; /* f32, f16, bf16, or SDC_WLOAD_KEEP */
     sdc_error *err;
     const char *prefix; /* prepended to every name, e.g. "model.diffusion_model." */
     int64_t n_params;   /* parameters loaded so far */

@@ -1,0 +1,82 @@
+/* Image generation: txt2img, img2img, inpainting (latent blending for
+ * ordinary models, the extra input for 9-channel inpainting models) and
+ * outpainting (a canvas extended by the caller + a mask), on a loaded
+ * checkpoint.
+ *
+ * One call generates one batch (batch_size images sampled together); the
+ * caller loops for batch counts (advancing the seed by batch_size, as
+ * A1111 does). Noise is drawn as the chosen RNG's program draws it
+ * (rng.h); the verification inputs (noise, init_latent) replace draws and
+ * encodings exactly as DESIGN.md §2 says. Progress and cancellation go
+ * through callbacks; nothing is printed. */
+#ifndef SDC_PIPELINE_GENERATE_H
+#define SDC_PIPELINE_GENERATE_H
+
+#include <stdint.h>
+
+#include "base/threadpool.h"
+#include "image/image.h"
+#include "pipeline/sd_model.h"
+#include "sample/rng.h"
+#include "sample/sampler.h"
+
+typedef struct sdc_progress {
+    int step, steps;     /* step just finished (1-based) of steps */
+    double elapsed;      /* seconds since sampling started */
+    const float *denoised; /* [B, C, h, w] x0 estimate (for previews), valid during the call */
+    int64_t B, C, h, w;
+} sdc_progress;
+
+typedef struct sdc_gen_request {
+    const char *prompt, *negative_prompt; /* A1111 prompt syntax */
+    int width, height;                    /* multiples of 8 */
+    int steps;
+    float cfg_scale;
+    sdc_sampler_kind sampler;
+    sdc_scheduler scheduler;
+    float eta;       /* < 0: the sampler's default */
+    int clip_skip;   /* 0: the model's default (SD 1.x: 1, SD 2.x: 2) */
+    uint64_t seed;
+    sdc_rng_kind rng;
+    int batch_size;  /* images sampled together (>= 1) */
+    sdc_compute compute;
+
+    /* img2img / inpaint (init_image or init_latent set) */
+    const sdc_image *init_image; /* RGB, width x height */
+    float strength;              /* denoising strength in [0, 1] */
+    const sdc_image *mask;       /* white = repaint; width x height; NULL: whole image */
+    int mask_blur;               /* Gaussian blur radius in pixels (A1111 mask_blur), 0 = none */
+
+    /* verification inputs (DESIGN.md §2), each [B, C, h, w] f32, or NULL */
+    const float *noise;
+    const float *init_latent;
+
+    /* callbacks (may be NULL) */
+    int (*on_progress)(void *user, const sdc_progress *p); /* nonzero cancels */
+    void *user;
+    const sdc_log *log;
+} sdc_gen_request;
+
+void sdc_gen_request_default(sdc_gen_request *p);
+
+typedef struct sdc_gen_timing {
+    double text, sampling, decode, total;
+    int steps_run, model_evals;
+} sdc_gen_timing;
+
+typedef struct sdc_gen_result {
+    int64_t B, H, W;
+    float *image01;  /* [B, 3, H, W] in [0, 1], before rounding to 8 bits (owned) */
+    uint64_t seeds[64]; /* seed used for each image (A1111: seed + i for philox) */
+    sdc_gen_timing timing;
+} sdc_gen_result;
+
+void sdc_gen_result_free(sdc_gen_result *r);
+
+/* Validates params against the model; clear message on the first problem. */
+sdc_status sdc_gen_request_check(const sdc_sd_model *m, const sdc_gen_request *p, sdc_error *err);
+
+sdc_status sdc_generate(const sdc_sd_model *m, sdc_pool *pool, const sdc_gen_request *p, sdc_gen_result *out,
+                        sdc_error *err);
+
+#endif

@@ -1,0 +1,52 @@
+/* A loaded Stable Diffusion checkpoint: weights, configs, tokenizer, and
+ * the three models (text encoder, U-Net, VAE), with the facts the pipeline
+ * needs (family, prediction type, latent scale, default clip skip).
+ *
+ * Loading order of truth: explicit options > configs beside the model
+ * (model_config.h) > what the weights show > the family's convention.
+ * The model keeps its files mapped; weights in the file's dtype are used in
+ * place. Read-only after load: several generations may share one model
+ * (each with its own sdc_ctx). */
+#ifndef SDC_PIPELINE_SD_MODEL_H
+#define SDC_PIPELINE_SD_MODEL_H
+
+#include "base/log.h"
+#include "formats/model_files.h"
+#include "models/clip_text.h"
+#include "models/unet.h"
+#include "models/vae.h"
+#include "pipeline/model_config.h"
+#include "text/clip_tokenizer.h"
+
+typedef enum sdc_family { SDC_FAMILY_UNKNOWN = 0, SDC_FAMILY_SD1, SDC_FAMILY_SD2 } sdc_family;
+
+typedef struct sdc_sd_model_opts {
+    const char *model_path; /* single file or diffusers folder */
+    const char *vocab_path; /* NULL: search (clip_tokenizer.h) */
+    const char *vae_path;   /* NULL: the checkpoint's own VAE */
+    sdc_dtype mat_dtype;    /* weight dtype for matrices: f32, f16 or bf16 */
+    int prediction;         /* -1 auto, 0 epsilon, 1 v */
+    const sdc_log *log;
+} sdc_sd_model_opts;
+
+typedef struct sdc_sd_model {
+    sdc_model_files *files, *vae_files;
+    sdc_model_config cfg;
+    sdc_family family;
+    int v_prediction;
+    float scale_factor;
+    int default_clip_skip; /* A1111 meaning: 1 last layer, 2 penultimate (SD 2.x) */
+    sdc_clip_tokenizer *tok;
+    sdc_clip_text *clip;
+    sdc_unet *unet;
+    sdc_vae *vae;
+    char name[256]; /* file name without folder and extension */
+    double load_seconds;
+} sdc_sd_model;
+
+sdc_status sdc_sd_model_load(const sdc_sd_model_opts *opts, sdc_sd_model **out, sdc_error *err);
+void sdc_sd_model_free(sdc_sd_model *m);
+
+const char *sdc_family_name(sdc_family f);
+
+#endif
