@@ -17,6 +17,7 @@
 static sdc_weight_file *g_file;
 
 static const float *get(const char *name, size_t *n) {
+    *n = 0;
     if (!g_file) {
         sdc_error err = {0};
         if (sdc_weight_file_open("tests/data/sample/kdiff.safetensors", &g_file, &err) != SDC_OK) {
@@ -24,6 +25,7 @@ static const float *get(const char *name, size_t *n) {
             return NULL;
         }
     }
+    *n = 0;
     const sdc_weight_info *w = sdc_weight_file_find(g_file, name);
     if (!w || w->dtype != SDC_DTYPE_F32) {
         sdc_test_fail(__FILE__, __LINE__, "missing f32 tensor %s", name);

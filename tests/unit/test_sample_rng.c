@@ -25,6 +25,7 @@ static sdc_weight_file *open_data(const char *name) {
 
 /* float32 tensor `name` of f (NULL and a failure when missing / not F32). */
 static const float *tensor(const sdc_weight_file *f, const char *name, size_t *n) {
+    *n = 0;
     const sdc_weight_info *w = sdc_weight_file_find(f, name);
     if (!w || w->dtype != SDC_DTYPE_F32) {
         sdc_test_fail(__FILE__, __LINE__, "missing f32 tensor %s", name);
