@@ -84,7 +84,7 @@ sdc_status sdc_brownian_init(sdc_brownian *b, sdc_rng_kind rng, uint64_t seed, d
     if (rng == SDC_RNG_PHILOX) rng = SDC_RNG_CPU; /* ComfyUI builds the tree on CPU */
     if (!(sigma_min >= 0 && sigma_max > sigma_min) || n == 0)
         return sdc_error_set(err, SDC_ERR_INVALID_ARG, "brownian tree: need 0 <= sigma_min < sigma_max and n > 0");
-    if (n > SIZE_MAX / (5 * sizeof(float))) return sdc_error_set(err, SDC_ERR_OOM, "brownian tree: size overflows");
+    if (n > SIZE_MAX / (4 * sizeof(float))) return sdc_error_set(err, SDC_ERR_OOM, "brownian tree: size overflows");
     b->rng = rng;
     b->entropy = seed;
     b->n = n;
@@ -93,7 +93,7 @@ sdc_status sdc_brownian_init(sdc_brownian *b, sdc_rng_kind rng, uint64_t seed, d
     b->start = round6(sigma_min);
     b->end = round6(sigma_max);
     b->w_root = malloc(n * sizeof(float));
-    b->work = malloc(4 * n * sizeof(float));
+    b->work = malloc(2 * n * sizeof(float));
     if (!b->w_root || !b->work) {
         sdc_brownian_free(b);
         return sdc_error_set(err, SDC_ERR_OOM, "brownian tree: out of memory for %zu values", n);
@@ -113,56 +113,50 @@ void sdc_brownian_free(sdc_brownian *b) {
     memset(b, 0, sizeof *b);
 }
 
-/* Adds W over the tree node [lo, hi] (reached from the root by the path in
- * bits / depth) to acc. Walks down from the root, splitting W each level. */
-static void node_w(const sdc_brownian *b, const int *path, int depth, float *acc) {
-    size_t n = b->n;
-    float *w = b->work, *noise = b->work + n;
-    memcpy(w, b->w_root, n * sizeof(float));
-    double s = b->start, e = b->end;
-    uint64_t key = 0;
-    for (int d = 0; d < depth; d++) {
-        double mid = round6(0.5 * (e + s));
-        uint64_t spawn[2] = {key, (uint64_t)d};
-        uint32_t seeds[4];
-        sdc_seed_sequence(b->entropy, spawn, 2, POOL, seeds, 4);
-        randn_seeded(b, seeds[0], noise);
-        double hr = 1 / (e - s), ld = mid - s, rd = e - mid;
-        float fl = (float)ld, fh = (float)hr, fs = (float)sqrt(ld * rd * hr);
-        int right = path[d];
-        for (size_t i = 0; i < n; i++) {
-            float left_w = (w[i] * fl) * fh + fs * noise[i];
-            w[i] = right ? w[i] - left_w : left_w;
-        }
-        if (right) s = mid;
-        else e = mid;
-        key = 2 * key + (uint64_t)right;
-    }
-    for (size_t i = 0; i < n; i++) acc[i] += w[i];
+/* Level buffers: W of the node being visited at each depth (lazily allocated). */
+typedef struct walk {
+    const sdc_brownian *b;
+    float *lvl[MAX_DEPTH + 1];
+    float *noise, *acc;
+    int first, oom;
+} walk;
+
+static float *level(walk *w, int d) {
+    if (!w->lvl[d] && !(w->lvl[d] = malloc(w->b->n * sizeof(float)))) w->oom = 1;
+    return w->lvl[d];
 }
 
-/* torchsde's _loc: the maximal tree nodes covering [ta, tb], left to right,
- * each added to acc. */
-static void locate(const sdc_brownian *b, double s, double e, double ta, double tb, int *path, int depth, float *acc,
-                   int *first) {
-    if ((ta == s && tb == e) || depth >= MAX_DEPTH) {
-        if (*first) memset(acc, 0, b->n * sizeof(float)), *first = 0;
-        node_w(b, path, depth, acc);
+/* torchsde's _loc: adds to acc, left to right, the W of the maximal tree
+ * nodes covering [ta, tb] below node [s, e] (key, depth d, W in lvl[d]).
+ * A child's W comes from its parent's by the Brownian bridge, with noise
+ * seeded from the parent: left = W (m - s)/(e - s) + sqrt((m - s)(e - m)/(e - s)) z,
+ * right = W - left. */
+static void locate(walk *w, double s, double e, uint64_t key, int d, double ta, double tb) {
+    const sdc_brownian *b = w->b;
+    size_t n = b->n;
+    float *W = w->lvl[d];
+    if ((ta == s && tb == e) || d >= MAX_DEPTH) {
+        if (w->first) memset(w->acc, 0, n * sizeof(float)), w->first = 0;
+        for (size_t i = 0; i < n; i++) w->acc[i] += W[i];
         return;
     }
     double mid = round6(0.5 * (e + s));
+    float *child = level(w, d + 1);
+    if (!child) return;
+    uint64_t spawn[2] = {key, (uint64_t)d};
+    uint32_t seeds[4];
+    sdc_seed_sequence(b->entropy, spawn, 2, POOL, seeds, 4);
+    randn_seeded(b, seeds[0], w->noise);
+    double hr = 1 / (e - s), ld = mid - s, rd = e - mid;
+    float fl = (float)ld, fh = (float)hr, fs = (float)sqrt(ld * rd * hr);
+    for (size_t i = 0; i < n; i++) child[i] = (W[i] * fl) * fh + fs * w->noise[i];
     if (tb <= mid) {
-        path[depth] = 0;
-        locate(b, s, mid, ta, tb, path, depth + 1, acc, first);
-    } else if (ta >= mid) {
-        path[depth] = 1;
-        locate(b, mid, e, ta, tb, path, depth + 1, acc, first);
-    } else {
-        path[depth] = 0;
-        locate(b, s, mid, ta, mid, path, depth + 1, acc, first);
-        path[depth] = 1;
-        locate(b, mid, e, mid, tb, path, depth + 1, acc, first);
+        locate(w, s, mid, 2 * key, d + 1, ta, tb);
+        return;
     }
+    if (ta < mid) locate(w, s, mid, 2 * key, d + 1, ta, mid); /* deeper levels leave child intact */
+    for (size_t i = 0; i < n; i++) child[i] = W[i] - child[i];
+    locate(w, mid, e, 2 * key + 1, d + 1, ta > mid ? ta : mid, tb);
 }
 
 sdc_status sdc_brownian_noise(void *user, double sigma, double sigma_next, float *out, size_t n, sdc_error *err) {
@@ -176,13 +170,16 @@ sdc_status sdc_brownian_noise(void *user, double sigma, double sigma_next, float
     if (hi < b->start) hi = b->start;
     if (lo > b->end) lo = b->end;
     if (hi > b->end) hi = b->end;
-    float *acc = b->work + 2 * n;
+    walk w = {b, {0}, b->work, b->work + n, 1, 0};
     if (lo == hi) {
-        memset(acc, 0, n * sizeof(float));
+        memset(w.acc, 0, n * sizeof(float));
     } else {
-        int path[MAX_DEPTH + 1], first = 1;
-        locate(b, b->start, b->end, round6(lo), round6(hi), path, 0, acc, &first);
+        w.lvl[0] = b->w_root;
+        locate(&w, b->start, b->end, 0, 0, round6(lo), round6(hi));
     }
+    for (int d = 1; d <= MAX_DEPTH; d++) free(w.lvl[d]);
+    if (w.oom) return sdc_error_set(err, SDC_ERR_OOM, "brownian tree: out of memory");
+    float *acc = w.acc;
     float denom = sqrtf(fabsf(fb - fa));
     for (size_t i = 0; i < n; i++) out[i] = acc[i] * sign / denom;
     return SDC_OK;

@@ -8,8 +8,9 @@
  * seeded from its parent. The noise for a move sigma -> sigma_next is
  * (W(sigma_next) - W(sigma)) / sqrt(|sigma_next - sigma|).
  *
- * Nothing is cached: each query walks down from the root (about 25
- * levels for SD's sigma range, one randn of the latent size per level).
+ * Nothing is cached between queries: each walks down from the root, one
+ * randn of the latent size per tree node it passes (about 25 levels for
+ * SD's sigma range, two branches for an interval).
  * Does not: Levy areas (torchsde's other options), batched per-image seeds. */
 #ifndef SDC_SAMPLE_BROWNIAN_H
 #define SDC_SAMPLE_BROWNIAN_H
@@ -27,7 +28,7 @@ typedef struct sdc_brownian {
     double t0, t1;     /* the interval as given (sigma_min, sigma_max, float32 values) */
     double start, end; /* rounded to 1e-6 as torchsde does */
     float *w_root;     /* [n] W over the whole interval */
-    float *work;       /* [4n] scratch */
+    float *work;       /* [2n] scratch: noise, sum */
 } sdc_brownian;
 
 /* sigma_min < sigma_max (the schedule's smallest non-zero and largest
