@@ -409,6 +409,34 @@ sdc_status sdc_sched_from_sigmas(sdc_sched *out, const sdc_noise_schedule *ns, c
     return SDC_OK;
 }
 
+sdc_status sdc_sched_build_spaced(sdc_sched *out, const sdc_noise_schedule *ns, sdc_spacing spacing, int steps,
+                                  int steps_offset, int ddim_final, sdc_error *err) {
+    memset(out, 0, sizeof *out);
+    int n = ns->n;
+    if (steps < 1 || steps > n) return sdc_error_set(err, SDC_ERR_INVALID_ARG, "steps %d outside [1, %d]", steps, n);
+    sdc_status st = sched_alloc(out, steps + 1, err);
+    if (st) return st;
+    for (int i = 0; i < steps; i++) {
+        double t;
+        if (spacing == SDC_SPACING_LEADING) t = (double)(steps - 1 - i) * (n / steps) + steps_offset;
+        else if (spacing == SDC_SPACING_TRAILING) t = nearbyint(n - (double)i * ((double)n / steps)) - 1;
+        else t = f32(steps == 1 ? 0 : (steps - 1 - i) == steps - 1 ? n - 1 : (steps - 1 - i) * ((double)(n - 1) / (steps - 1)));
+        if (t < 0 || t > n - 1) {
+            sdc_sched_free(out);
+            return sdc_error_set(err, SDC_ERR_INVALID_ARG, "timestep %g outside [0, %d] (steps %d, offset %d)", t, n - 1,
+                                 steps, steps_offset);
+        }
+        out->timesteps[i] = t;
+        out->sigmas[i] = f32(sdc_noise_schedule_sigma_lin(ns, t));
+    }
+    out->sigmas[steps] = ddim_final ? ns->sigmas[0] : 0;
+    out->timesteps[steps] = 0;
+    out->steps = steps;
+    int vp = ddim_final || spacing == SDC_SPACING_LEADING;
+    out->init_noise_scale = vp ? sqrt(1.0 + out->sigmas[0] * out->sigmas[0]) : out->sigmas[0];
+    return SDC_OK;
+}
+
 /* Keeps entries [first, steps] of s (a suffix), as the new schedule. */
 static void sched_keep_suffix(sdc_sched *s, int first) {
     int count = s->steps + 1 - first;

@@ -101,6 +101,16 @@ sdc_status sdc_sched_from_sigmas(sdc_sched *out, const sdc_noise_schedule *ns, c
                                  sdc_error *err);
 void sdc_sched_free(sdc_sched *s);
 
+/* diffusers' timestep_spacing for discrete schedulers, N steps over n training steps:
+ * LINSPACE: linspace(0, n-1, N) reversed (fractional); LEADING: k*(n//N) + offset,
+ * descending; TRAILING: round(arange(n, 0, -n/N)) - 1. Sigmas: sigma_lin(t)
+ * (diffusers Euler's interpolation; exact on integer t). The last sigma is 0,
+ * or with ddim_final the training sigma at t = 0 (DDIM's alphas_cumprod[0]).
+ * Initial noise as diffusers: VP for ddim_final and LEADING, else sigma[0]. */
+typedef enum sdc_spacing { SDC_SPACING_LINSPACE = 0, SDC_SPACING_LEADING, SDC_SPACING_TRAILING } sdc_spacing;
+sdc_status sdc_sched_build_spaced(sdc_sched *out, const sdc_noise_schedule *ns, sdc_spacing spacing, int steps,
+                                  int steps_offset, int ddim_final, sdc_error *err);
+
 /* img2img: which part of a `steps`-step schedule a strength in (0, 1] runs. */
 typedef enum sdc_img2img_rule {
     SDC_IMG2IMG_DIFFUSERS = 0, /* build N; skip N - min(int(N*s), N) steps: runs int(N*s) steps */

@@ -231,3 +231,28 @@ TEST(sample_cfg_combine) {
     CHECK(memcmp(out, cond, sizeof cond) == 0);
     CHECK(!sdc_cfg_needs_uncond(1.0) && sdc_cfg_needs_uncond(7.5) && sdc_cfg_needs_uncond(0.0));
 }
+
+TEST(sample_timestep_spacings) {
+    /* diffusers' three timestep_spacing rules at 4 steps over 1000 */
+    init_ns();
+    sdc_sched sc;
+    sdc_error err = {0};
+    static const double lead[4] = {751, 501, 251, 1}, trail[4] = {999, 749, 499, 249}, lin[4] = {999, 666, 333, 0};
+    REQUIRE(sdc_sched_build_spaced(&sc, &g_ns, SDC_SPACING_LEADING, 4, 1, 1, &err) == SDC_OK);
+    for (int i = 0; i < 4; i++) CHECK(sc.timesteps[i] == lead[i] && sc.sigmas[i] == g_ns.sigmas[(int)lead[i]]);
+    CHECK(sc.sigmas[4] == g_ns.sigmas[0]);
+    sdc_sched ref; /* the same as ddim_uniform */
+    REQUIRE(sdc_sched_build(&ref, &g_ns, SDC_SCHED_DDIM_UNIFORM, 4, NULL, &err) == SDC_OK);
+    for (int i = 0; i <= 4; i++) CHECK(sc.sigmas[i] == ref.sigmas[i]);
+    CHECK(sc.init_noise_scale == ref.init_noise_scale);
+    sdc_sched_free(&ref);
+    sdc_sched_free(&sc);
+    REQUIRE(sdc_sched_build_spaced(&sc, &g_ns, SDC_SPACING_TRAILING, 4, 0, 0, &err) == SDC_OK);
+    for (int i = 0; i < 4; i++) CHECK(sc.timesteps[i] == trail[i]);
+    CHECK(sc.sigmas[4] == 0 && sc.init_noise_scale == sc.sigmas[0]);
+    sdc_sched_free(&sc);
+    REQUIRE(sdc_sched_build_spaced(&sc, &g_ns, SDC_SPACING_LINSPACE, 4, 0, 0, &err) == SDC_OK);
+    for (int i = 0; i < 4; i++) CHECK(sc.timesteps[i] == lin[i]);
+    sdc_sched_free(&sc);
+    CHECK(sdc_sched_build_spaced(&sc, &g_ns, SDC_SPACING_LEADING, 1000, 1, 0, &err) == SDC_ERR_INVALID_ARG);
+}
