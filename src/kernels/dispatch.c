@@ -1,14 +1,54 @@
-/* Chooses the kernel table for this CPU (see kernels.h). Optimized tables
- * register here as they are added; anything a table leaves NULL falls back
- * to the reference. */
+/* Chooses the kernel table for this CPU (see kernels.h).
+ *
+ * Tables: "ref" (scalar reference, any CPU), "avx2" (AVX2 + FMA + F16C),
+ * "avx512" (AVX-512 F/BW/VL/DQ; uses vdpbf16ps for bf16 compute when the
+ * CPU has AVX512_BF16, and an exact emulation otherwise). A table is only
+ * handed out when sdc_cpu_get() reports its features, so one binary runs on
+ * any x86-64; SDC_CPU_CAP=avx2|portable caps the detection to test the
+ * fallbacks, SDC_KERNELS=ref|avx2|avx512 forces a table. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/cpu.h"
 #include "kernels/kernels.h"
+#include "kernels/ref/ref_kernels.h"
+#include "kernels/x86/x86_kernels.h"
+
+#if defined(__x86_64__)
+#define SDC_X86_TABLE(isa, label)                                                                              \
+    static const sdc_kernels k_##isa = {                                                                       \
+        .name = label,                                                                                         \
+        .gemm = sdc_##isa##_gemm,                                                                              \
+        .conv2d = sdc_##isa##_conv2d,                                                                          \
+        .attention = sdc_ref_attention,                                                                         \
+        .group_norm = sdc_ref_group_norm,                                                                       \
+        .layer_norm = sdc_ref_layer_norm,                                                                       \
+        .softmax = sdc_ref_softmax,                                                                             \
+        .activation = sdc_ref_activation,                                                                       \
+        .geglu = sdc_ref_geglu,                                                                                 \
+        .add = sdc_ref_add,                                                                                     \
+        .mul = sdc_ref_mul,                                                                                     \
+        .upsample_nearest = sdc_ref_upsample_nearest,                                                           \
+        .concat_rows = sdc_ref_concat_rows,                                                                     \
+    };
+
+SDC_X86_TABLE(avx512, "avx512")
+SDC_X86_TABLE(avx2, "avx2")
+#endif
+
+static bool have_avx512(const sdc_cpu_features *f) {
+    return f->avx512f && f->avx512bw && f->avx512vl && f->avx512dq && f->fma && f->f16c;
+}
+static bool have_avx2(const sdc_cpu_features *f) { return f->avx2 && f->fma && f->f16c; }
 
 const sdc_kernels *sdc_kernels_by_name(const char *name) {
+    if (!name) return NULL;
     if (strcmp(name, "ref") == 0) return sdc_kernels_ref();
+#if defined(__x86_64__)
+    const sdc_cpu_features *f = sdc_cpu_get();
+    if (strcmp(name, "avx512") == 0 && have_avx512(f)) return &k_avx512;
+    if (strcmp(name, "avx2") == 0 && have_avx2(f)) return &k_avx2;
+#endif
     return NULL;
 }
 
@@ -16,6 +56,11 @@ const sdc_kernels *sdc_kernels_best(void) {
     const char *forced = getenv("SDC_KERNELS");
     if (forced) {
         const sdc_kernels *k = sdc_kernels_by_name(forced);
+        if (k) return k;
+    }
+    static const char *const order[] = {"avx512", "avx2"};
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+        const sdc_kernels *k = sdc_kernels_by_name(order[i]);
         if (k) return k;
     }
     return sdc_kernels_ref();

@@ -1,0 +1,24 @@
+/* sdc_bench: performance tables, never a pass/fail test.
+ *
+ *   sdc_bench ops [--threads N] [--kernels NAME] [--filter TEXT] [--time SEC] [--no-ref]
+ *
+ * `ops` first measures this machine's arithmetic peak (register-only FMA
+ * and vdpbf16ps loops, 1 thread and N threads), then times every hot kernel
+ * at Stable Diffusion shapes and prints time, rate, fraction of the measured
+ * peak and the speed-up over the scalar reference kernels. */
+#include <stdio.h>
+#include <string.h>
+
+#include "bench.h"
+
+static volatile float g_sink;
+
+void sdc_bench_sink(float v) { g_sink = v; }
+
+int main(int argc, char **argv) {
+    if (argc >= 2 && strcmp(argv[1], "ops") == 0) return sdc_bench_ops(argc - 1, argv + 1);
+    fprintf(stderr,
+            "usage: sdc_bench ops [--threads N] [--kernels ref|avx2|avx512] [--filter TEXT] [--time SEC] "
+            "[--no-ref]\n");
+    return 2;
+}
