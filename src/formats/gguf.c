@@ -334,11 +334,12 @@ static sdc_status put_header(sdc_outfile *o, const sdc_weight_info *t, size_t n,
     if (!st) st = sdc_outfile_write(o, &align, 4, err);
     for (size_t i = 0; i < n_meta && !st; i++) st = put_kv_str(o, mk[i], mv[i], err);
     for (size_t i = 0; i < n && !st; i++) {
-        uint64_t nbytes, ne[4];
+        uint64_t nbytes, ne[4] = {1, 1, 1, 1};
         uint32_t nd = (uint32_t)t[i].ndim, type;
         if ((st = check_writer_tensor(&t[i], &nbytes, err))) break;
         type = (uint32_t)sdc_gguf_type_of(t[i].dtype);
         for (uint32_t d = 0; d < nd; d++) ne[d] = (uint64_t)t[i].shape[nd - 1 - d];
+        if (nd == 0) nd = 1; /* scalars are stored as [1]: ggml tensors have at least one dim */
         st = put_str(o, t[i].name, err);
         if (!st) st = sdc_outfile_write(o, &nd, 4, err);
         if (!st) st = sdc_outfile_write(o, ne, 8 * (size_t)nd, err);

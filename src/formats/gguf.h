@@ -13,7 +13,8 @@
  * arrays are validated and skipped. Other ggml types (k-quants...) are
  * refused by name.
  * Writer: version 3, string key-values plus general.alignment = 32,
- * streamed through a fill callback, atomic (temp + rename). */
+ * streamed through a fill callback, atomic (temp + rename); 0-d tensors
+ * are stored with shape [1] (ggml tensors have at least one dim). */
 #ifndef SDC_FORMATS_GGUF_H
 #define SDC_FORMATS_GGUF_H
 
