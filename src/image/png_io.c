@@ -138,6 +138,19 @@ static sdc_status collect_text(png_state *s, sdc_error *err) {
 
 /* ---- decode ---- */
 
+/* Walks the chunk list up to IEND: every chunk must fit in the data. libpng
+ * allocates a chunk's declared length before reading it, so a few bytes
+ * claiming a 2 GB chunk would otherwise cost 2 GB. */
+static int chunks_fit(const uint8_t *d, size_t n) {
+    for (size_t pos = 8; pos + 12 <= n;) {
+        size_t len = ((size_t)d[pos] << 24) | ((size_t)d[pos + 1] << 16) | ((size_t)d[pos + 2] << 8) | d[pos + 3];
+        if (len > n - pos - 12) return 0;
+        if (memcmp(d + pos + 4, "IEND", 4) == 0) return 1;
+        pos += len + 12;
+    }
+    return 0;
+}
+
 /* Everything libpng may longjmp out of. Returns 0, or -1 after an error
  * (s->status / s->msg say which). */
 static int decode_body(png_state *s, unsigned flags) {
@@ -175,6 +188,7 @@ sdc_status sdc_png_decode(const uint8_t *data, size_t size, unsigned flags, sdc_
     if (((flags & SDC_PNG_PIXELS) && !img) || ((flags & SDC_PNG_TEXT) && !meta) || !flags)
         return sdc_error_set(err, SDC_ERR_INVALID_ARG, "PNG decode: missing output");
     if (!sdc_png_is_png(data, size)) return sdc_error_set(err, SDC_ERR_FORMAT, "not a PNG file (bad signature)");
+    if (!chunks_fit(data, size)) return sdc_error_set(err, SDC_ERR_FORMAT, "PNG: truncated or corrupt chunk list");
     png_state *s = calloc(1, sizeof *s);
     if (!s) return sdc_error_set(err, SDC_ERR_OOM, "out of memory");
     s->data = data;
