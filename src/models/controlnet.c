@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "base/util.h"
-#include "models/lora_names.h"
+#include "formats/keymap.h"
 
 /* ---- diffusers layout -> canonical names -------------------------------- */
 
@@ -22,27 +22,25 @@ static int count_prefixed(const sdc_model_files *m, const char *fmt) {
 }
 
 /* The canonical (bare ldm) name of a diffusers ControlNetModel tensor, or
- * false for names a ControlNet does not use. */
-static bool canon_of(const char *d, int nres, int n_blocks, char *out, size_t size) {
-    const char *last = strrchr(d, '.');
-    if (!last) return false;
-    int k, n;
-    char module[256];
+ * false for names a ControlNet does not use. The trunk goes through the
+ * formats keymap (diffusers U-Net names); the ControlNet-only parts are
+ * mapped here. */
+static bool canon_of(const char *d, const sdc_keymap_layout *lay, int n_blocks, char *out, size_t size) {
+    int k, n = 0;
     if (sscanf(d, "controlnet_cond_embedding.blocks.%d.%n", &k, &n) == 1 && n > 0)
         return snprintf(out, size, "input_hint_block.%d.%s", 2 * k + 2, d + n) < (int)size;
     if (strncmp(d, "controlnet_cond_embedding.conv_in.", 34) == 0)
         return snprintf(out, size, "input_hint_block.0.%s", d + 34) < (int)size;
     if (strncmp(d, "controlnet_cond_embedding.conv_out.", 35) == 0)
         return snprintf(out, size, "input_hint_block.%d.%s", 2 * n_blocks + 2, d + 35) < (int)size;
+    n = 0;
     if (sscanf(d, "controlnet_down_blocks.%d.%n", &k, &n) == 1 && n > 0)
         return snprintf(out, size, "zero_convs.%d.0.%s", k, d + n) < (int)size;
     if (strncmp(d, "controlnet_mid_block.", 21) == 0)
         return snprintf(out, size, "middle_block_out.0.%s", d + 21) < (int)size;
-    if ((size_t)(last - d) >= sizeof module) return false;
-    snprintf(module, sizeof module, "%.*s", (int)(last - d), d);
-    char ldm[256];
-    if (!sdc_unet_module_from_diffusers(module, nres, 0, ldm, sizeof ldm)) return false;
-    return snprintf(out, size, "%s%s", ldm, last) < (int)size;
+    sdc_keymap_op op;
+    int part;
+    return sdc_keymap_from_diffusers(SDC_KEYMAP_UNET, lay, d, out, size, &op, &part) && op == SDC_KEYMAP_SAME;
 }
 
 static sdc_status diffusers_view(const sdc_model_files *files, sdc_model_files **out, sdc_error *err) {
@@ -52,15 +50,22 @@ static sdc_status diffusers_view(const sdc_model_files *files, sdc_model_files *
         return sdc_error_set(err, SDC_ERR_OOM, "out of memory");
     }
     sdc_strmap_init(&v->names);
-    int nres = count_prefixed(files, "down_blocks.0.resnets.%d.conv1.weight");
+    sdc_keymap_layout lay;
+    memset(&lay, 0, sizeof lay);
+    for (size_t i = 0; i < sdc_model_files_count(files); i++) {
+        const char *d;
+        sdc_model_files_at(files, i, &d);
+        sdc_keymap_layout_add(&lay, SDC_KEYMAP_UNET, d);
+    }
     int n_blocks = count_prefixed(files, "controlnet_cond_embedding.blocks.%d.weight");
-    sdc_status st = nres > 0 ? SDC_OK
-                             : sdc_error_set(err, SDC_ERR_FORMAT, "'%s': diffusers ControlNet without down_blocks", files->path);
+    sdc_status st = lay.unet_resnets_per_down > 0
+                        ? SDC_OK
+                        : sdc_error_set(err, SDC_ERR_FORMAT, "'%s': diffusers ControlNet without down_blocks", files->path);
     char name[300];
     for (size_t i = 0; i < sdc_model_files_count(files) && !st; i++) {
         const char *d;
         const sdc_weight_info *w = sdc_model_files_at(files, i, &d);
-        if (canon_of(d, nres, n_blocks, name, sizeof name)) st = sdc_model_files_add(v, name, w, err);
+        if (canon_of(d, &lay, n_blocks, name, sizeof name)) st = sdc_model_files_add(v, name, w, err);
     }
     if (st) {
         sdc_model_files_close(v);

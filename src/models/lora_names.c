@@ -91,63 +91,6 @@ bool sdc_unet_module_to_diffusers(const char *ldm, int nres, char *out, size_t s
     return false;
 }
 
-/* Parses "<kind>.<a>.<what>.<b><rest>" e.g. "down_blocks.1.resnets.0.conv1". */
-static bool parse_diff_block(const char *s, const char *kind, int *a, char *what, size_t wsize, int *b,
-                             const char **rest) {
-    size_t kl = strlen(kind);
-    if (strncmp(s, kind, kl) != 0 || s[kl] != '.') return false;
-    char *e;
-    long x = strtol(s + kl + 1, &e, 10);
-    if (e == s + kl + 1 || *e != '.' || x < 0 || x > 1000) return false;
-    const char *w = e + 1, *dot = strchr(w, '.');
-    if (!dot || (size_t)(dot - w) >= wsize) return false;
-    memcpy(what, w, (size_t)(dot - w));
-    what[dot - w] = 0;
-    long y = strtol(dot + 1, &e, 10);
-    if (e == dot + 1 || (*e != 0 && *e != '.') || y < 0 || y > 1000) return false;
-    *a = (int)x;
-    *b = (int)y;
-    *rest = e;
-    return true;
-}
-
-bool sdc_unet_module_from_diffusers(const char *d, int nres, uint32_t up_attn_mask, char *out, size_t size) {
-    if (nres < 1) return false;
-    if (top_level(d, 1, out, size)) return true;
-    int a, b;
-    char what[32], tmp[256];
-    const char *rest;
-    if (parse_diff_block(d, "down_blocks", &a, what, sizeof what, &b, &rest)) {
-        int blk = 1 + a * (nres + 1) + b;
-        if (strcmp(what, "downsamplers") == 0 && b == 0 && strncmp(rest, ".conv", 5) == 0)
-            return fits(snprintf(out, size, "input_blocks.%d.0.op%s", 1 + a * (nres + 1) + nres, rest + 5), size);
-        if (strcmp(what, "resnets") == 0 && rest[0] == '.' && res_part(rest + 1, 1, tmp, sizeof tmp))
-            return fits(snprintf(out, size, "input_blocks.%d.0.%s", blk, tmp), size);
-        if (strcmp(what, "attentions") == 0) return fits(snprintf(out, size, "input_blocks.%d.1%s", blk, rest), size);
-        return false;
-    }
-    if (parse_diff_block(d, "up_blocks", &a, what, sizeof what, &b, &rest)) {
-        int blk = a * (nres + 1) + b;
-        if (strcmp(what, "upsamplers") == 0 && b == 0 && strncmp(rest, ".conv", 5) == 0) {
-            int layer = a < 32 && (up_attn_mask >> a & 1u) ? 2 : 1;
-            return fits(snprintf(out, size, "output_blocks.%d.%d.conv%s", a * (nres + 1) + nres, layer, rest + 5), size);
-        }
-        if (strcmp(what, "resnets") == 0 && rest[0] == '.' && res_part(rest + 1, 1, tmp, sizeof tmp))
-            return fits(snprintf(out, size, "output_blocks.%d.0.%s", blk, tmp), size);
-        if (strcmp(what, "attentions") == 0) return fits(snprintf(out, size, "output_blocks.%d.1%s", blk, rest), size);
-        return false;
-    }
-    if (strncmp(d, "mid_block.", 10) == 0) {
-        const char *s = d + 10;
-        if (strncmp(s, "attentions.0", 12) == 0 && (s[12] == 0 || s[12] == '.'))
-            return fits(snprintf(out, size, "middle_block.%d%s", 1, s + 12), size);
-        if (strncmp(s, "resnets.", 8) == 0 && (s[8] == '0' || s[8] == '1') && s[9] == '.' &&
-            res_part(s + 10, 1, tmp, sizeof tmp))
-            return fits(snprintf(out, size, "middle_block.%d.%s", s[8] == '0' ? 0 : 2, tmp), size);
-    }
-    return false;
-}
-
 int sdc_unet_nres(const sdc_model_files *m, const char *prefix) {
     char name[256];
     int n_input = 0;

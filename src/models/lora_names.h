@@ -2,7 +2,7 @@
  * files (and diffusers-layout ControlNets) use, mapped onto sdc's canonical
  * (ldm single-file) names.
  *
- *  - U-Net: ldm "input_blocks.4.0.in_layers.2" <-> diffusers
+ *  - U-Net: ldm "input_blocks.4.0.in_layers.2" -> diffusers
  *    "down_blocks.1.resnets.0.conv1". The mapping needs one structural
  *    fact, the number of ResBlocks per level (nres: 2 for SD 1.x / 2.x /
  *    SDXL), which callers read from the weights.
@@ -14,9 +14,10 @@
  * allocation, thread-safe. They return false (and leave out unspecified)
  * for names outside the known structure or when out is too small.
  *
- * This is the LoRA / ControlNet-specific table; a general diffusers-folder
- * table for whole checkpoints belongs to src/formats/ and may later replace
- * the U-Net part here. */
+ * The other direction (diffusers tensor -> canonical, for whole diffusers
+ * checkpoints and ControlNets) is the formats keymap (formats/keymap.h);
+ * LoRAs need this one because kohya names ('_' for '.') can only be matched
+ * by generating every spelling from the model's own names. */
 #ifndef SDC_MODELS_LORA_NAMES_H
 #define SDC_MODELS_LORA_NAMES_H
 
@@ -29,9 +30,6 @@
 /* ldm U-Net module path (without "model.diffusion_model.") -> diffusers
  * module path. nres: ResBlocks per level. */
 bool sdc_unet_module_to_diffusers(const char *ldm, int nres, char *out, size_t size);
-/* diffusers module path -> ldm. up_attn_mask bit L: up_blocks.L has
- * attentions (decides where its upsampler sits in the ldm block). */
-bool sdc_unet_module_from_diffusers(const char *diff, int nres, uint32_t up_attn_mask, char *out, size_t size);
 /* ResBlocks per level of the U-Net under prefix (e.g.
  * "model.diffusion_model."): the first downsampler's block index minus 1,
  * else the number of input blocks minus 1. 0 when there is no U-Net. */

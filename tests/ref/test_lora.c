@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "formats/keymap.h"
 #include "formats/safetensors.h"
 #include "harness.h"
 #include "models/clip_text.h"
@@ -63,6 +64,9 @@ TEST(lora_unet_names_match_diffusers_layout) {
     REQUIRE_MSG(sdc_model_files_open(sdc_test_shared(TINY_MODEL), &mf, &err) == SDC_OK, "%s", sdc_error_msg(&err));
     REQUIRE_MSG(sdc_weight_file_open(sdc_test_shared(TINY_DIFF_UNET), &df, &err) == SDC_OK, "%s", sdc_error_msg(&err));
     int nres = sdc_unet_nres(mf, SDC_UNET_PREFIX);
+    sdc_keymap_layout lay;
+    memset(&lay, 0, sizeof lay);
+    for (size_t i = 0; i < df->count; i++) sdc_keymap_layout_add(&lay, SDC_KEYMAP_UNET, df->tensors[i].name);
     CHECK(nres == 2);
     size_t n = 0, bad = 0;
     const char *p = SDC_UNET_PREFIX;
@@ -70,15 +74,18 @@ TEST(lora_unet_names_match_diffusers_layout) {
         const char *canon;
         sdc_model_files_at(mf, i, &canon);
         if (strncmp(canon, p, strlen(p)) != 0) continue;
-        char mod[256], d[256], back[256], dk[300];
+        char mod[256], d[256], back[300], dk[300];
         size_t len = strlen(canon) - strlen(p);
         const char *dot = strrchr(canon, '.');
         snprintf(mod, sizeof mod, "%.*s", (int)(len - strlen(dot)), canon + strlen(p));
         bool ok = sdc_unet_module_to_diffusers(mod, nres, d, sizeof d);
         snprintf(dk, sizeof dk, "%s%s", d, dot);
-        /* the diffusers file holds exactly this name, and it maps back (up_blocks 1, 2 have attention) */
-        ok = ok && sdc_weight_file_find(df, dk) && sdc_unet_module_from_diffusers(d, nres, 6u, back, sizeof back) &&
-             strcmp(back, mod) == 0;
+        /* the diffusers file holds exactly this name, and the formats keymap maps it back */
+        sdc_keymap_op op;
+        int part;
+        ok = ok && sdc_weight_file_find(df, dk) &&
+             sdc_keymap_from_diffusers(SDC_KEYMAP_UNET, &lay, dk, back, sizeof back, &op, &part) &&
+             strcmp(back, canon + strlen(p)) == 0;
         if (!ok && bad++ < 5) sdc_test_fail(__FILE__, __LINE__, "'%s' -> '%s' -> '%s'", mod, d, back);
         n++;
     }
