@@ -224,3 +224,183 @@ TEST(lora_two_files_sum) {
     lora_case lc = {"combo", {DATA "lora_kohya.safetensors", DATA "lora_lyco.safetensors"}, {0.8f, 0.6f}, {0.5f, 1.2f}, 2};
     run_case(&lc);
 }
+
+/* Writes a safetensors file of f32 tensors (names[i], shapes[i], data[i]). */
+static bool write_f32(const char *path, int n, const char *const *names, const int64_t (*shapes)[4], const int *ndims,
+                      float *const *data) {
+    sdc_weight_info w[16];
+    for (int i = 0; i < n; i++) {
+        memset(&w[i], 0, sizeof w[i]);
+        w[i].name = (char *)names[i];
+        w[i].dtype = SDC_DTYPE_F32;
+        w[i].ndim = ndims[i];
+        int64_t cnt = 1;
+        for (int d = 0; d < ndims[i]; d++) cnt *= (w[i].shape[d] = shapes[i][d]);
+        w[i].data = data[i];
+        w[i].nbytes = (size_t)cnt * 4;
+    }
+    sdc_error err;
+    sdc_error_clear(&err);
+    bool ok = sdc_safetensors_write(path, w, (size_t)n, NULL, NULL, 0, 1, &err) == SDC_OK;
+    if (!ok) sdc_test_fail(__FILE__, __LINE__, "%s", sdc_error_msg(&err));
+    return ok;
+}
+
+static sdc_status bind_one(const char *lora, sdc_error *err) {
+    sdc_model_files *mf;
+    sdc_lora_set *set;
+    sdc_status st = sdc_model_files_open(sdc_test_shared(TINY_MODEL), &mf, err);
+    if (st) return st;
+    st = sdc_lora_set_new(&set, err);
+    if (!st) st = sdc_lora_set_add(set, lora, 1.0f, 1.0f, err);
+    sdc_log quiet = {.fn = NULL, .level = SDC_LOG_NONE};
+    if (!st) st = sdc_lora_set_bind(set, mf, &quiet, err);
+    sdc_lora_set_free(set);
+    sdc_model_files_close(mf);
+    return st;
+}
+
+TEST(lora_other_family_is_a_clear_error) {
+    /* an SD 2.x-style attn2.to_k LoRA (context 1024) on the SD 1.x-style tiny model (context 32) */
+    static float down[4 * 1024], up[32 * 4];
+    const char *names[2] = {"lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn2_to_k.lora_down.weight",
+                            "lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn2_to_k.lora_up.weight"};
+    const int64_t shapes[2][4] = {{4, 1024}, {32, 4}};
+    const int nd[2] = {2, 2};
+    float *data[2] = {down, up};
+    const char *path = sdc_test_tmp("lora_sd2.safetensors");
+    REQUIRE(write_f32(path, 2, names, shapes, nd, data));
+    sdc_error err;
+    sdc_error_clear(&err);
+    CHECK(bind_one(path, &err) == SDC_ERR_FORMAT);
+    const char *m = sdc_error_msg(&err);
+    CHECK_MSG(strstr(m, "another model family") && strstr(m, "attn2_to_k") && strstr(m, "[32, 1024]") &&
+                  strstr(m, "[32, 32]"),
+              "%s", m);
+    /* nothing matches: an error, not a silent no-op */
+    const char *names2[2] = {"lora_unet_no_such_block_proj.lora_down.weight", "lora_unet_no_such_block_proj.lora_up.weight"};
+    const char *path2 = sdc_test_tmp("lora_none.safetensors");
+    REQUIRE(write_f32(path2, 2, names2, shapes, nd, data));
+    sdc_error_clear(&err);
+    CHECK(bind_one(path2, &err) == SDC_ERR_FORMAT);
+    CHECK_MSG(strstr(sdc_error_msg(&err), "none of its 1 modules") != NULL, "%s", sdc_error_msg(&err));
+}
+
+/* SD 2.x text encoders are OpenCLIP: q/k/v LoRA deltas land in row slices
+ * of the fused in_proj_weight. The tiny HF CLIP's layers 0-1 are rewritten
+ * in OpenCLIP names; the kohya LoRA's te deltas must match the reference
+ * merged q/k/v, out_proj, fc1 / fc2 tensors. */
+TEST(lora_openclip_in_proj_slices) {
+    const char *hf = "cond_stage_model.transformer.text_model.encoder.layers.";
+    const sdc_weight_file *base = sdc_ref_file(TINY_MODEL);
+    REQUIRE(base);
+    static float qkv[96 * 32], outp[32 * 32], fc1[128 * 32], fc2[32 * 128];
+    const char *parts[3] = {"q_proj", "k_proj", "v_proj"};
+    char name[256];
+    for (int i = 0; i < 3; i++) {
+        snprintf(name, sizeof name, "%s0.self_attn.%s.weight", hf, parts[i]);
+        const sdc_weight_info *w = sdc_weight_file_find(base, name);
+        REQUIRE(w);
+        sdc_convert_to_f32(w->dtype, w->data, qkv + i * 1024, 1024);
+    }
+    snprintf(name, sizeof name, "%s0.self_attn.out_proj.weight", hf);
+    const sdc_weight_info *w = sdc_weight_file_find(base, name);
+    REQUIRE(w);
+    sdc_convert_to_f32(w->dtype, w->data, outp, 1024);
+    snprintf(name, sizeof name, "%s1.mlp.fc1.weight", hf);
+    REQUIRE((w = sdc_weight_file_find(base, name)) != NULL);
+    sdc_convert_to_f32(w->dtype, w->data, fc1, 4096);
+    snprintf(name, sizeof name, "%s1.mlp.fc2.weight", hf);
+    REQUIRE((w = sdc_weight_file_find(base, name)) != NULL);
+    sdc_convert_to_f32(w->dtype, w->data, fc2, 4096);
+    const char *oc[4] = {"cond_stage_model.model.transformer.resblocks.0.attn.in_proj_weight",
+                         "cond_stage_model.model.transformer.resblocks.0.attn.out_proj.weight",
+                         "cond_stage_model.model.transformer.resblocks.1.mlp.c_fc.weight",
+                         "cond_stage_model.model.transformer.resblocks.1.mlp.c_proj.weight"};
+    const int64_t shapes[4][4] = {{96, 32}, {32, 32}, {128, 32}, {32, 128}};
+    const int nd[4] = {2, 2, 2, 2};
+    float *data[4] = {qkv, outp, fc1, fc2};
+    const char *path = sdc_test_tmp("openclip.safetensors");
+    REQUIRE(write_f32(path, 4, oc, shapes, nd, data));
+
+    sdc_error err;
+    sdc_error_clear(&err);
+    sdc_model_files *mf;
+    sdc_lora_set *set;
+    REQUIRE(sdc_model_files_open(path, &mf, &err) == SDC_OK && sdc_lora_set_new(&set, &err) == SDC_OK);
+    REQUIRE(sdc_lora_set_add(set, DATA "lora_kohya.safetensors", 0.8f, 0.5f, &err) == SDC_OK);
+    sdc_log quiet = {.fn = NULL, .level = SDC_LOG_NONE};
+    REQUIRE_MSG(sdc_lora_set_bind(set, mf, &quiet, &err) == SDC_OK, "%s", sdc_error_msg(&err));
+    CHECK(sdc_lora_set_matched(set) == 6); /* q, k, v, out_proj, fc1, fc2 */
+    const sdc_wpatch *patch = sdc_lora_set_patch(set);
+    REQUIRE(patch);
+    sdc_weight_file *ref;
+    REQUIRE(sdc_weight_file_open(REF, &ref, &err) == SDC_OK);
+    const char *hf_names[6] = {"0.self_attn.q_proj", "0.self_attn.k_proj", "0.self_attn.v_proj",
+                               "0.self_attn.out_proj", "1.mlp.fc1", "1.mlp.fc2"};
+    float *got[6] = {qkv, qkv + 1024, qkv + 2048, outp, fc1, fc2};
+    for (int i = 0; i < 4; i++) {
+        const sdc_weight_info *bw = sdc_model_files_find(mf, oc[i]);
+        CHECK(patch->apply(patch->user, oc[i], data[i], bw->ndim, bw->shape, &err) == SDC_OK);
+    }
+    /* q / k / v / out_proj vs the PyTorch merge; fc1 / fc2 vs the same LoRA on the HF-layout model */
+    sdc_model_files *tiny;
+    sdc_lora_set *set2;
+    REQUIRE(sdc_model_files_open(sdc_test_shared(TINY_MODEL), &tiny, &err) == SDC_OK && sdc_lora_set_new(&set2, &err) == SDC_OK);
+    REQUIRE(sdc_lora_set_add(set2, DATA "lora_kohya.safetensors", 0.8f, 0.5f, &err) == SDC_OK);
+    REQUIRE(sdc_lora_set_bind(set2, tiny, &quiet, &err) == SDC_OK);
+    const sdc_wpatch *p2 = sdc_lora_set_patch(set2);
+    for (int i = 4; i < 6; i++) {
+        snprintf(name, sizeof name, "%s%s.weight", hf, hf_names[i]);
+        const sdc_weight_info *hw = sdc_model_files_find(tiny, name);
+        float *e = f32_copy(hw);
+        CHECK(p2->apply(p2->user, name, e, hw->ndim, hw->shape, &err) == SDC_OK);
+        CHECK_MSG(memcmp(e, got[i], 4096 * sizeof *e) == 0, "%s differs from the HF-layout merge", hf_names[i]);
+        free(e);
+    }
+    sdc_lora_set_free(set2);
+    sdc_model_files_close(tiny);
+    for (int i = 0; i < 4; i++) {
+        snprintf(name, sizeof name, "kohya.w.%s%s.weight", hf, hf_names[i]);
+        const sdc_weight_info *r = sdc_weight_file_find(ref, name);
+        REQUIRE_MSG(r, "%s", name);
+        float *e = f32_copy(r);
+        int64_t n = sdc_weight_numel(r);
+        sdc_cmp c = sdc_test_compare(got[i], e, (size_t)n, 1e-5 * max_abs(e, n), 0);
+        CHECK_MSG(c.ok, "%s: max diff %g", hf_names[i], c.max_abs);
+        free(e);
+    }
+    sdc_weight_file_close(ref);
+    sdc_lora_set_free(set);
+    sdc_model_files_close(mf);
+}
+
+/* te strength 0: text-encoder weights are left alone; the CLIP and the
+ * U-Net load through the patch with f16 matrices. */
+TEST(lora_strength_zero_and_f16_load) {
+    sdc_error err;
+    sdc_error_clear(&err);
+    sdc_model_files *mf;
+    sdc_lora_set *set;
+    REQUIRE(sdc_model_files_open(sdc_test_shared(TINY_MODEL), &mf, &err) == SDC_OK);
+    REQUIRE(sdc_lora_set_new(&set, &err) == SDC_OK);
+    REQUIRE(sdc_lora_set_add(set, DATA "lora_kohya.safetensors", 1.0f, 0.0f, &err) == SDC_OK);
+    sdc_log quiet = {.fn = NULL, .level = SDC_LOG_NONE};
+    REQUIRE(sdc_lora_set_bind(set, mf, &quiet, &err) == SDC_OK);
+    const sdc_wpatch *p = sdc_lora_set_patch(set);
+    REQUIRE(p);
+    CHECK(!p->has(p->user, "cond_stage_model.transformer.text_model.encoder.layers.0.self_attn.q_proj.weight"));
+    CHECK(p->has(p->user, "model.diffusion_model.input_blocks.1.1.transformer_blocks.0.attn1.to_q.weight"));
+    sdc_clip_text *clip = NULL;
+    sdc_clip_text_opts co = {.mat_dtype = SDC_DTYPE_F16, .act = -1, .patch = p};
+    CHECK(sdc_clip_text_load(mf, &co, &clip, &err) == SDC_OK);
+    CHECK(sdc_lora_set_applied(set) == 0);
+    sdc_unet *u = NULL;
+    sdc_unet_opts uo = {.mat_dtype = SDC_DTYPE_F16, .num_heads = 8, .patch = p};
+    CHECK_MSG(sdc_unet_load(mf, NULL, &uo, &u, &err) == SDC_OK, "%s", sdc_error_msg(&err));
+    CHECK_MSG(sdc_lora_set_applied(set) == 17, "%zu U-Net weights patched", sdc_lora_set_applied(set));
+    sdc_unet_free(u);
+    sdc_clip_text_free(clip);
+    sdc_lora_set_free(set);
+    sdc_model_files_close(mf);
+}
