@@ -62,7 +62,9 @@ sdc_status sdc_image_convert(const sdc_image *src, int channels, sdc_image *dst,
 
 /* Composites an image with alpha (2 or 4 channels) over an opaque
  * background colour bg[3] into a new RGB image: out = round((c * a +
- * bg * (255 - a)) / 255). Images without alpha are converted to RGB. */
+ * bg * (255 - a)) / 255), which equals PIL's alpha_composite onto an
+ * opaque canvas (A1111's images.flatten). Images without alpha are
+ * converted to RGB. */
 sdc_status sdc_image_flatten(const sdc_image *src, const uint8_t bg[3], sdc_image *dst, sdc_error *err);
 
 /* Writes an RGB or gray image into a float tensor of shape [B, 3, H, W] or

@@ -358,3 +358,30 @@ TEST(image_sniff_and_unknown_format) {
     CHECK(sdc_image_load("tests/data/image/does-not-exist.png", &img, NULL, &e) == SDC_ERR_IO);
     CHECK(strcmp(sdc_image_format_name(SDC_IMAGE_FORMAT_WEBP), "webp") == 0);
 }
+
+/* A1111 flattens RGBA inputs with PIL: background.alpha_composite(img);
+ * the expected bytes were produced by Pillow 9.4 (the rule also matched
+ * PIL on all 65536 (colour, alpha) pairs when written). */
+TEST(image_flatten_matches_pil_alpha_composite) {
+    static const uint8_t ca[5][2] = {{200, 128}, {17, 1}, {255, 254}, {90, 77}, {3, 200}};
+    static const uint8_t bgs[2][3] = {{255, 0, 128}, {10, 250, 60}};
+    static const uint8_t want[2][15] = {{227, 50, 91, 254, 0, 128, 255, 127, 1, 205, 14, 139, 57, 1, 225},
+                                        {105, 175, 57, 10, 249, 61, 254, 127, 0, 34, 188, 92, 5, 55, 211}};
+    sdc_error e;
+    sdc_error_clear(&e);
+    sdc_image img, out;
+    REQUIRE(sdc_image_alloc(&img, 5, 1, 4, &e) == SDC_OK);
+    for (int i = 0; i < 5; i++) {
+        uint8_t c = ca[i][0];
+        img.data[4 * i] = c;
+        img.data[4 * i + 1] = (uint8_t)(c / 2);
+        img.data[4 * i + 2] = (uint8_t)(255 - c);
+        img.data[4 * i + 3] = ca[i][1];
+    }
+    for (int b = 0; b < 2; b++) {
+        REQUIRE(sdc_image_flatten(&img, bgs[b], &out, &e) == SDC_OK);
+        CHECK(out.channels == 3 && memcmp(out.data, want[b], 15) == 0);
+        sdc_image_free(&out);
+    }
+    sdc_image_free(&img);
+}
