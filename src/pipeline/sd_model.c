@@ -52,7 +52,8 @@ static sdc_status load_text(sdc_sd_model *m, const sdc_sd_model_opts *o, sdc_err
     sdc_status st = sdc_clip_vocab_find(o->vocab_path, o->model_path, vocab, sizeof vocab, err);
     if (!st) st = sdc_clip_tokenizer_load(vocab, &m->tok, err);
     if (st) return st;
-    sdc_clip_text_opts co = {.mat_dtype = o->mat_dtype, .heads = m->cfg.clip_heads, .act = m->cfg.clip_act};
+    sdc_clip_text_opts co = {.mat_dtype = o->mat_dtype, .heads = m->cfg.clip_heads, .act = m->cfg.clip_act,
+                             .patch = o->loras ? sdc_lora_set_patch(o->loras) : NULL};
     return sdc_clip_text_load(m->files, &co, &m->clip, err);
 }
 
@@ -89,8 +90,10 @@ sdc_status sdc_sd_model_load(const sdc_sd_model_opts *o, sdc_sd_model **out, sdc
     sdc_model_config_init(&m->cfg);
     sdc_status st = sdc_model_config_read(o->model_path, &m->cfg, err);
     if (!st) st = sdc_model_files_open(o->model_path, &m->files, err);
+    if (!st && o->loras) st = sdc_lora_set_bind(o->loras, m->files, o->log, err);
     if (!st) {
-        sdc_unet_opts uo = {.mat_dtype = o->mat_dtype, .num_heads = m->cfg.unet_num_heads, .head_dim = m->cfg.unet_head_dim};
+        sdc_unet_opts uo = {.mat_dtype = o->mat_dtype, .num_heads = m->cfg.unet_num_heads, .head_dim = m->cfg.unet_head_dim,
+                            .patch = o->loras ? sdc_lora_set_patch(o->loras) : NULL};
         st = sdc_unet_load(m->files, NULL, &uo, &m->unet, err);
     }
     if (!st) {

@@ -13,6 +13,7 @@
 #include "base/log.h"
 #include "formats/model_files.h"
 #include "models/clip_text.h"
+#include "models/lora.h"
 #include "models/unet.h"
 #include "models/vae.h"
 #include "pipeline/model_config.h"
@@ -27,6 +28,7 @@ typedef struct sdc_sd_model_opts {
     sdc_dtype mat_dtype;    /* weight dtype for matrices: f32, f16 or bf16 */
     int prediction;         /* -1 auto, 0 epsilon, 1 v */
     const sdc_log *log;
+    sdc_lora_set *loras;    /* NULL, or LoRAs (lora.h) bound to the checkpoint and merged as it loads */
 } sdc_sd_model_opts;
 
 typedef struct sdc_sd_model {

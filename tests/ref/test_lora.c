@@ -22,6 +22,7 @@
 #include "models/lora.h"
 #include "models/lora_names.h"
 #include "models/unet.h"
+#include "pipeline/sd_model.h"
 #include "refdata.h"
 
 #define TINY_MODEL "reference/model/sd15-random-tiny.safetensors"
@@ -403,4 +404,43 @@ TEST(lora_strength_zero_and_f16_load) {
     sdc_clip_text_free(clip);
     sdc_lora_set_free(set);
     sdc_model_files_close(mf);
+}
+
+/* The checkpoint loader binds and merges: same U-Net output as above. */
+TEST(lora_through_sd_model_load) {
+    sdc_error err;
+    sdc_error_clear(&err);
+    sdc_lora_set *set;
+    REQUIRE(sdc_lora_set_new(&set, &err) == SDC_OK);
+    REQUIRE(sdc_lora_set_add(set, DATA "lora_kohya.safetensors", 0.8f, 0.5f, &err) == SDC_OK);
+    char model[1024], vocab[1024];
+    snprintf(model, sizeof model, "%s", sdc_test_shared(TINY_MODEL));
+    snprintf(vocab, sizeof vocab, "%s", sdc_test_shared("clip/bpe_simple_vocab_16e6.txt.gz"));
+    sdc_log quiet = {.fn = NULL, .level = SDC_LOG_NONE};
+    sdc_sd_model_opts o = {.model_path = model, .vocab_path = vocab, .mat_dtype = SDC_DTYPE_F32, .prediction = -1,
+                           .log = &quiet, .loras = set};
+    sdc_sd_model *m = NULL;
+    REQUIRE_MSG(sdc_sd_model_load(&o, &m, &err) == SDC_OK, "%s", sdc_error_msg(&err));
+    CHECK_MSG(sdc_lora_set_applied(set) == 23, "%zu weights patched", sdc_lora_set_applied(set));
+    sdc_ref x, t, c;
+    const char *in = "reference/tiny/unet/b1_t999_8x8.safetensors";
+    REQUIRE(sdc_ref_load(in, "sample", &x) && sdc_ref_load(in, "timestep", &t) && sdc_ref_load(in, "encoder_hidden_states", &c));
+    sdc_tensor tx = sdc_tensor_make(SDC_DTYPE_F32, x.data, 4, x.shape), tt = sdc_tensor_make(SDC_DTYPE_F32, t.data, 1, t.shape);
+    sdc_tensor tc = sdc_tensor_make(SDC_DTYPE_F32, c.data, 3, c.shape);
+    sdc_ctx ctx;
+    sdc_ctx_init(&ctx, NULL, 0);
+    sdc_tensor *y = sdc_unet_forward(&ctx, m->unet, &tx, &tt, &tc, NULL);
+    sdc_weight_file *ref;
+    REQUIRE(y && sdc_weight_file_open(REF, &ref, &err) == SDC_OK);
+    float *e = f32_copy(sdc_weight_file_find(ref, "kohya.unet_out"));
+    sdc_cmp r = sdc_test_compare(y->data, e, (size_t)x.numel, 1e-4 * max_abs(e, x.numel), 0);
+    CHECK_MSG(r.ok, "kohya via sd_model: max diff %g", r.max_abs);
+    free(e);
+    sdc_weight_file_close(ref);
+    sdc_ctx_free(&ctx);
+    sdc_ref_free(&x);
+    sdc_ref_free(&t);
+    sdc_ref_free(&c);
+    sdc_sd_model_free(m);
+    sdc_lora_set_free(set);
 }
