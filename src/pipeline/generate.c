@@ -10,7 +10,7 @@
 #include "pipeline/conditioning.h"
 #include "pipeline/denoiser.h"
 #include "pipeline/inpaint.h"
-#include "pipeline/noise_source.h"
+#include "sample/noise.h"
 #include "tensor/ops.h"
 
 #define MAX_BATCH 64
@@ -71,6 +71,8 @@ typedef struct run {
     sdc_denoiser den;
     sdc_inpaint ip;
     sdc_noise_source noise;
+    int noise_ready; /* the step-noise source is initialised */
+    uint64_t seeds[MAX_BATCH];
     sdc_noise_schedule train;
     sdc_sched sched;
     int64_t B, C, h, w;
@@ -146,22 +148,27 @@ static void start_latent(run *r) {
     else sdc_sched_noise_latent(r->x, NULL, r->noise0, r->n, r->sched.init_noise_scale);
 }
 
+/* The step noise: ComfyUI's conventions for the CPU generators (seed + 1,
+ * or a Brownian tree for SDE samplers); A1111's per-image generators,
+ * already set up by draw_initial_noise, for philox. */
+static sdc_status step_noise(run *r, sdc_error *err) {
+    if (r->noise_ready || r->sched.steps == 0) return SDC_OK;
+    sdc_status st = sdc_noise_init_comfy(&r->noise, r->p->sampler, &r->sched, r->p->rng, r->p->seed, r->n, err);
+    if (st == SDC_OK) r->noise_ready = 1;
+    return st;
+}
+
 static sdc_status sample(run *r, sdc_error *err) {
     const sdc_gen_request *p = r->p;
     sdc_sampler_opts so;
     sdc_sampler_opts_default(p->sampler, &so);
     if (p->eta >= 0) so.eta = p->eta;
-    if (sdc_sampler_uses_brownian(p->sampler) && r->sched.steps > 0) {
-        double smin = INFINITY;
-        for (int i = 0; i <= r->sched.steps; i++)
-            if (r->sched.sigmas[i] > 0 && r->sched.sigmas[i] < smin) smin = r->sched.sigmas[i];
-        sdc_status st = sdc_noise_use_brownian(&r->noise, smin, r->sched.sigmas[0], err);
-        if (st) return st;
-    }
+    sdc_status st = step_noise(r, err);
+    if (st) return st;
     sdc_sampler_ctx sc = {.denoise = denoise_cb, .denoise_user = r, .on_step = step_cb, .step_user = r,
-                          .noise = sdc_noise_step, .noise_user = &r->noise};
+                          .noise = sdc_noise_source_fn, .noise_user = &r->noise};
     r->t_sample = sdc_time_now();
-    sdc_status st = sdc_sample(p->sampler, &so, &r->sched, &r->train, &sc, r->x, r->n, err);
+    st = sdc_sample(p->sampler, &so, &r->sched, &r->train, &sc, r->x, r->n, err);
     if (st == SDC_OK && r->init_latent) sdc_inpaint_blend(&r->ip, r->x);
     return st;
 }
@@ -187,6 +194,24 @@ static sdc_status decode(run *r, sdc_gen_result *out, sdc_error *err) {
     return SDC_OK;
 }
 
+/* The first draw: ComfyUI's torch.randn([B, C, h, w]) from seed, or
+ * A1111's per-image generators (seed + i), which go on to give the step
+ * noise. */
+static sdc_status draw_initial_noise(run *r, sdc_error *err) {
+    const sdc_gen_request *p = r->p;
+    size_t per = r->n / (size_t)r->B;
+    for (int64_t b = 0; b < r->B; b++) r->seeds[b] = p->rng == SDC_RNG_PHILOX ? p->seed + (uint64_t)b : p->seed;
+    if (p->rng != SDC_RNG_PHILOX) {
+        sdc_rng_comfy_initial_noise(p->rng, p->seed, NULL, (int)r->B, per, r->noise0);
+        return SDC_OK;
+    }
+    sdc_status st = sdc_noise_init_a1111(&r->noise, p->rng, r->seeds, (int)r->B, per, 0, err);
+    if (st) return st;
+    r->noise_ready = 1;
+    sdc_noise_a1111_initial(&r->noise, r->noise0, 0, r->seeds);
+    return SDC_OK;
+}
+
 static sdc_status prepare(run *r, sdc_pool *pool, sdc_error *err) {
     const sdc_gen_request *p = r->p;
     const sdc_sd_model *m = r->m;
@@ -198,9 +223,8 @@ static sdc_status prepare(run *r, sdc_pool *pool, sdc_error *err) {
     r->x = malloc(r->n * sizeof(float));
     r->noise0 = malloc(r->n * sizeof(float));
     if (!r->x || !r->noise0) return sdc_error_set(err, SDC_ERR_OOM, "out of memory");
-    sdc_status st = sdc_noise_source_init(&r->noise, p->rng, p->seed, (int)r->B, r->n / (size_t)r->B, err);
+    sdc_status st = draw_initial_noise(r, err);
     if (st) return st;
-    sdc_noise_initial(&r->noise, r->noise0);
     if (p->noise) memcpy(r->noise0, p->noise, r->n * sizeof(float));
     r->den = (sdc_denoiser){.ctx = &r->ctx, .unet = m->unet, .v_prediction = m->v_prediction, .B = r->B, .C = r->C,
                             .H = r->h, .W = r->w, .cfg_scale = p->cfg_scale};
@@ -209,7 +233,7 @@ static sdc_status prepare(run *r, sdc_pool *pool, sdc_error *err) {
 
 static void run_free(run *r) {
     sdc_inpaint_free(&r->ip);
-    sdc_noise_source_free(&r->noise);
+    if (r->noise_ready) sdc_noise_free(&r->noise);
     sdc_sched_free(&r->sched);
     sdc_ctx_free(&r->ctx);
     free(r->x);
@@ -242,7 +266,7 @@ sdc_status sdc_generate(const sdc_sd_model *m, sdc_pool *pool, const sdc_gen_req
     if (!st) st = decode(&r, out, err);
     if (!st) {
         out->B = r.B, out->H = r.h * 8, out->W = r.w * 8;
-        for (int64_t b = 0; b < r.B; b++) out->seeds[b] = p->rng == SDC_RNG_PHILOX ? p->seed + (uint64_t)b : p->seed;
+        memcpy(out->seeds, r.seeds, sizeof out->seeds);
         out->timing = (sdc_gen_timing){.text = t_text - t0, .sampling = t_sampled - r.t_sample,
                                        .decode = sdc_time_now() - t_sampled, .total = sdc_time_now() - t0,
                                        .steps_run = r.sched.steps, .model_evals = r.den.n_evals};

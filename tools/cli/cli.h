@@ -11,6 +11,7 @@ typedef struct sdc_cli_command {
 #define SDC_VERSION "0.1.0"
 
 int sdc_cmd_version(int argc, char **argv);
+int sdc_cmd_generate(int argc, char **argv);
 int sdc_cmd_tokenize(int argc, char **argv);
 int sdc_cmd_preprocess(int argc, char **argv);
 int sdc_cmd_sigmas(int argc, char **argv);

@@ -1,0 +1,503 @@
+/* `sdc generate`: txt2img, img2img, inpaint and outpaint from the command
+ * line, with the verification options of DESIGN.md §2. Everything the
+ * user gives is checked before the model loads; bad input exits 2 with a
+ * message and leaves no output file. */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "args.h"
+#include "base/cpu.h"
+#include "base/util.h"
+#include "cli.h"
+#include "gen_output.h"
+#include "image/image_io.h"
+#include "image/mask.h"
+#include "image/resize.h"
+#include "pipeline/generate.h"
+
+typedef struct gen_opts {
+    const char *model, *vocab, *vae, *prompt, *negative, *sampler, *scheduler, *rng, *precision, *prediction;
+    const char *init_image, *mask, *outpaint, *noise, *init_latent, *output, *output_tensor, *dump_dir;
+    int width, height, steps, clip_skip, batch_size, batch_count, mask_blur, threads;
+    long long seed;
+    float cfg, strength, eta;
+    bool overwrite, verbose, quiet;
+} gen_opts;
+
+/* everything resolved from the options, before any heavy work */
+typedef struct gen_plan {
+    sdc_gen_request req;
+    sdc_sampler_kind sampler;
+    sdc_scheduler scheduler;
+    sdc_dtype mat_dtype;
+    int prediction;
+    sdc_image init, mask;
+    float *noise, *init_latent;
+    int n_images;
+    char **names;
+} gen_plan;
+
+static const char *k_extra_help =
+    "Samplers (ComfyUI names; A1111 names such as \"Euler a\" or \"DPM++ 2M Karras\" also work):\n  %s\n"
+    "Schedulers:\n  %s\n\n"
+    "Defaults: 512x512, 20 steps, CFG 7, sampler dpmpp_2m with the karras scheduler, random seed,\n"
+    "--rng cpu (ComfyUI's torch CPU noise; philox = A1111's GPU noise), precision f32 (exact;\n"
+    "bf16 is about twice as fast on CPUs with AVX512_BF16). Without --output, images go to\n"
+    "outputs/NNNNN-SEED.png and are never overwritten.\n";
+
+static void set_defaults(gen_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->prompt = "";
+    o->negative = "";
+    o->width = o->height = -1;
+    o->steps = 20;
+    o->cfg = 7.0f;
+    o->seed = -1;
+    o->rng = "cpu";
+    o->precision = "f32";
+    o->batch_size = o->batch_count = 1;
+    o->strength = -1.0f;
+    o->eta = -1.0f;
+    o->mask_blur = 4;
+}
+
+/* The option table; returns its length. a must hold SDC_GEN_MAX_ARGS. */
+#define SDC_GEN_MAX_ARGS 40
+static int make_args(gen_opts *o, sdc_arg *a) {
+    const sdc_arg t[] = {
+        {"--model", "-m", SDC_ARG_STRING, &o->model, 0, 0, "checkpoint: .safetensors / .ckpt / .gguf file or diffusers folder (required)", "PATH"},
+        {"--prompt", "-p", SDC_ARG_STRING, &o->prompt, 0, 0, "prompt, A1111 syntax: (word:1.2) [word] BREAK \\( \\)", "TEXT"},
+        {"--negative-prompt", "-n", SDC_ARG_STRING, &o->negative, 0, 0, "negative prompt", "TEXT"},
+        {"--width", "-W", SDC_ARG_INT, &o->width, -1000000, 1000000, "image width, a multiple of 8 (512; img2img: the init image's)", "PX"},
+        {"--height", "-H", SDC_ARG_INT, &o->height, -1000000, 1000000, "image height, a multiple of 8", "PX"},
+        {"--steps", "-s", SDC_ARG_INT, &o->steps, -1000000, 1000000, "sampling steps (20)", "N"},
+        {"--cfg-scale", "-c", SDC_ARG_FLOAT, &o->cfg, 0, 100, "classifier-free guidance scale (7; 1 skips the negative pass)", "S"},
+        {"--sampler", NULL, SDC_ARG_STRING, &o->sampler, 0, 0, "sampler name (dpmpp_2m)", "NAME"},
+        {"--scheduler", NULL, SDC_ARG_STRING, &o->scheduler, 0, 0, "sigma schedule (the sampler's default: karras for dpmpp_2m)", "NAME"},
+        {"--seed", NULL, SDC_ARG_INT64, &o->seed, -1, 9.2e18, "seed (-1: random)", "N"},
+        {"--rng", NULL, SDC_ARG_STRING, &o->rng, 0, 0, "noise: cpu (ComfyUI, torch CPU) or philox (A1111 GPU)", "KIND"},
+        {"--eta", NULL, SDC_ARG_FLOAT, &o->eta, 0, 100, "noise amount of ancestral / SDE samplers and ddim (sampler default)", "E"},
+        {"--clip-skip", NULL, SDC_ARG_INT, &o->clip_skip, 1, 24, "1 = last CLIP layer, 2 = penultimate (model default)", "N"},
+        {"--batch-size", "-b", SDC_ARG_INT, &o->batch_size, 1, 64, "images sampled together (1)", "N"},
+        {"--batch-count", NULL, SDC_ARG_INT, &o->batch_count, 1, 10000, "batches, each with the next seeds (1)", "N"},
+        {"--init-image", "-i", SDC_ARG_STRING, &o->init_image, 0, 0, "img2img / inpaint source image (PNG, JPEG, WebP)", "FILE"},
+        {"--strength", NULL, SDC_ARG_FLOAT, &o->strength, -1e9, 1e9, "img2img denoising strength in [0, 1] (0.75; outpaint 1)", "S"},
+        {"--mask", NULL, SDC_ARG_STRING, &o->mask, 0, 0, "inpaint mask, white = repaint (same size as the image)", "FILE"},
+        {"--mask-blur", NULL, SDC_ARG_INT, &o->mask_blur, 0, 64, "mask blur in pixels (4)", "PX"},
+        {"--outpaint", NULL, SDC_ARG_STRING, &o->outpaint, 0, 0, "extend the init image by L,T,R,B pixels and fill them", "L,T,R,B"},
+        {"--output", "-o", SDC_ARG_STRING, &o->output, 0, 0, "output PNG (batches: NAME-0001.png, ...)", "FILE"},
+        {"--overwrite", NULL, SDC_ARG_FLAG, &o->overwrite, 0, 0, "replace existing output files", NULL},
+        {"--vocab", NULL, SDC_ARG_STRING, &o->vocab, 0, 0, "CLIP vocabulary (bpe_simple_vocab_16e6.txt.gz or a tokenizer folder)", "PATH"},
+        {"--vae", NULL, SDC_ARG_STRING, &o->vae, 0, 0, "use this VAE instead of the checkpoint's", "FILE"},
+        {"--precision", NULL, SDC_ARG_STRING, &o->precision, 0, 0, "f32 (exact, default), bf16 (fast), f16 (f16 weights, f32 math)", "P"},
+        {"--prediction", NULL, SDC_ARG_STRING, &o->prediction, 0, 0, "eps or v (default: from the model's config or weights)", "TYPE"},
+        {"--threads", "-t", SDC_ARG_INT, &o->threads, 0, 1024, "threads (0: all cores)", "N"},
+        {"--noise", NULL, SDC_ARG_STRING, &o->noise, 0, 0, "verification: tensor 'noise' [B,4,H/8,W/8] replaces the first noise draw", "FILE"},
+        {"--init-latent", NULL, SDC_ARG_STRING, &o->init_latent, 0, 0, "verification: tensor 'latent' (scaled) replaces encoding the init image", "FILE"},
+        {"--output-tensor", NULL, SDC_ARG_STRING, &o->output_tensor, 0, 0, "also write the images as float32 tensor 'image' [B,3,H,W]", "FILE"},
+        {"--dump-dir", NULL, SDC_ARG_STRING, &o->dump_dir, 0, 0, "write every stage's output as safetensors (docs/DEBUGGING.md)", "DIR"},
+        {"--verbose", "-v", SDC_ARG_FLAG, &o->verbose, 0, 0, "report CPU features, kernels, model details", NULL},
+        {"--quiet", "-q", SDC_ARG_FLAG, &o->quiet, 0, 0, "no progress bar or summary", NULL},
+    };
+    int n = (int)SDC_ARRAY_LEN(t);
+    memcpy(a, t, sizeof t);
+    return n;
+}
+
+static int usage_error(const char *msg) {
+    fprintf(stderr, "sdc generate: %s\n", msg);
+    return 2;
+}
+
+static bool file_readable(const char *path) { return access(path, R_OK) == 0; }
+
+/* sampler, scheduler, rng, precision, prediction */
+static int resolve_names(const gen_opts *o, gen_plan *g) {
+    sdc_error err;
+    sdc_error_clear(&err);
+    int implied = 0;
+    g->sampler = SDC_SAMPLER_DPMPP_2M;
+    g->scheduler = SDC_SCHED_KARRAS;
+    if (o->sampler) {
+        if (sdc_sampler_from_name(o->sampler, &g->sampler, &g->scheduler, &implied, &err) != SDC_OK) return usage_error(sdc_error_msg(&err));
+        if (!implied) g->scheduler = sdc_sampler_default_scheduler(g->sampler);
+    }
+    if (o->scheduler && sdc_scheduler_from_name(o->scheduler, &g->scheduler, &err) != SDC_OK) return usage_error(sdc_error_msg(&err));
+    sdc_rng_kind rk;
+    if (sdc_rng_kind_from_name(o->rng, &rk) != 0) return usage_error("--rng must be cpu or philox");
+    g->req.rng = rk;
+    if (strcmp(o->precision, "f32") == 0) {
+        g->mat_dtype = SDC_WLOAD_KEEP;
+        g->req.compute = SDC_COMPUTE_F32;
+    } else if (strcmp(o->precision, "bf16") == 0) {
+        g->mat_dtype = SDC_DTYPE_BF16;
+        g->req.compute = SDC_COMPUTE_BF16;
+    } else if (strcmp(o->precision, "f16") == 0) {
+        g->mat_dtype = SDC_DTYPE_F16;
+        g->req.compute = SDC_COMPUTE_F32;
+    } else {
+        return usage_error("--precision must be f32, bf16 or f16");
+    }
+    g->prediction = -1;
+    if (o->prediction) {
+        if (!strcmp(o->prediction, "eps") || !strcmp(o->prediction, "epsilon")) g->prediction = 0;
+        else if (!strcmp(o->prediction, "v") || !strcmp(o->prediction, "v_prediction")) g->prediction = 1;
+        else return usage_error("--prediction must be eps or v");
+    }
+    return 0;
+}
+
+/* parses "L,T,R,B" */
+static int parse_outpaint(const char *s, sdc_outpaint_spec *sp) {
+    memset(sp, 0, sizeof *sp);
+    char tail;
+    if (sscanf(s, "%d,%d,%d,%d%c", &sp->left, &sp->top, &sp->right, &sp->bottom, &tail) != 4 || sp->left < 0 ||
+        sp->top < 0 || sp->right < 0 || sp->bottom < 0 || sp->left > 4096 || sp->top > 4096 || sp->right > 4096 || sp->bottom > 4096)
+        return usage_error("--outpaint expects four non-negative pixel counts L,T,R,B (each at most 4096)");
+    sp->fill = SDC_PAD_EDGE;
+    sp->feather = 32;
+    return 0;
+}
+
+/* init image (resized to the target size), outpaint canvas, mask */
+static int load_images(const gen_opts *o, gen_plan *g) {
+    sdc_error err;
+    sdc_error_clear(&err);
+    if (!o->init_image) {
+        if (o->mask || o->outpaint) return usage_error("--mask and --outpaint need --init-image");
+        return 0;
+    }
+    sdc_image raw = {0}, rgb = {0};
+    static const uint8_t white[3] = {255, 255, 255};
+    if (sdc_image_load(o->init_image, &raw, NULL, &err) != SDC_OK || sdc_image_flatten(&raw, white, &rgb, &err) != SDC_OK) {
+        sdc_image_free(&raw);
+        return usage_error(sdc_error_msg(&err));
+    }
+    sdc_image_free(&raw);
+    if (o->outpaint) {
+        sdc_outpaint_spec sp;
+        if (parse_outpaint(o->outpaint, &sp)) return 2;
+        sdc_image ext = {0};
+        if (sdc_outpaint_extend(&rgb, &sp, &ext, &g->mask, &err) != SDC_OK) return usage_error(sdc_error_msg(&err));
+        sdc_image_free(&rgb);
+        rgb = ext;
+    }
+    int W = o->width > 0 ? o->width : rgb.width, H = o->height > 0 ? o->height : rgb.height;
+    g->req.width = W;
+    g->req.height = H;
+    if (W % 8 || H % 8) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "the image is %dx%d: width and height must be multiples of 8 (give --width / --height to resize)", W, H);
+        sdc_image_free(&rgb);
+        return usage_error(msg);
+    }
+    if (W != rgb.width || H != rgb.height) { /* A1111 "just resize" (Lanczos) */
+        if (sdc_image_resize_mode(&rgb, W, H, SDC_RESIZE_JUST, &g->init, &err) != SDC_OK) return usage_error(sdc_error_msg(&err));
+        sdc_image_free(&rgb);
+    } else {
+        g->init = rgb;
+    }
+    if (o->mask) {
+        if (g->mask.data) return usage_error("--mask and --outpaint cannot be combined");
+        if (sdc_image_load(o->mask, &g->mask, NULL, &err) != SDC_OK) return usage_error(sdc_error_msg(&err));
+        if (g->mask.width != W || g->mask.height != H) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "the mask is %dx%d but the image is %dx%d", g->mask.width, g->mask.height, W, H);
+            return usage_error(msg);
+        }
+    } else if (g->mask.data && (g->mask.width != W || g->mask.height != H)) {
+        sdc_image m2 = {0};
+        if (sdc_image_resize(&g->mask, W, H, SDC_RESAMPLE_BILINEAR, &m2, &err) != SDC_OK) return usage_error(sdc_error_msg(&err));
+        sdc_image_free(&g->mask);
+        g->mask = m2;
+    }
+    return 0;
+}
+
+static int load_tensors(const gen_opts *o, gen_plan *g) {
+    sdc_error err;
+    sdc_error_clear(&err);
+    int64_t shape[4] = {o->batch_size, 4, g->req.height / 8, g->req.width / 8};
+    if (o->noise && sdc_out_read_tensor(o->noise, "noise", 4, shape, &g->noise, &err) != SDC_OK) return usage_error(sdc_error_msg(&err));
+    if (o->init_latent && sdc_out_read_tensor(o->init_latent, "latent", 4, shape, &g->init_latent, &err) != SDC_OK)
+        return usage_error(sdc_error_msg(&err));
+    g->req.noise = g->noise;
+    g->req.init_latent = g->init_latent;
+    return 0;
+}
+
+/* next free outputs/NNNNN-SEED.png */
+static void auto_name(uint64_t seed, int i, char *buf, size_t size) {
+    static int next = -1;
+    if (next < 0) {
+        mkdir("outputs", 0777);
+        next = 0;
+    }
+    for (;; next++) {
+        snprintf(buf, size, "outputs/%05d-%llu.png", next, (unsigned long long)(seed + (uint64_t)i));
+        if (access(buf, F_OK) != 0) break;
+    }
+    next++;
+}
+
+static int plan_outputs(const gen_opts *o, gen_plan *g) {
+    g->n_images = o->batch_size * o->batch_count;
+    g->names = calloc((size_t)g->n_images, sizeof *g->names);
+    if (!g->names) return usage_error("out of memory");
+    for (int i = 0; i < g->n_images; i++) {
+        char buf[4096];
+        if (o->output) sdc_out_name(o->output, i, g->n_images, buf, sizeof buf);
+        else auto_name(g->req.seed, i, buf, sizeof buf);
+        if (!o->overwrite && access(buf, F_OK) == 0) {
+            char msg[4200];
+            snprintf(msg, sizeof msg, "'%s' exists (use --overwrite to replace it)", buf);
+            return usage_error(msg);
+        }
+        g->names[i] = strdup(buf);
+    }
+    if (o->output_tensor && !o->overwrite && access(o->output_tensor, F_OK) == 0)
+        return usage_error("the --output-tensor file exists (use --overwrite to replace it)");
+    return 0;
+}
+
+static uint64_t random_seed(void) {
+    uint32_t s = 0;
+    int fd = open("/dev/urandom", O_RDONLY);
+    if (fd >= 0) {
+        if (read(fd, &s, sizeof s) != (ssize_t)sizeof s) s = 0;
+        close(fd);
+    }
+    if (!s) s = (uint32_t)(sdc_time_now() * 1e6);
+    return s;
+}
+
+/* checks and loads everything the user gave; returns an exit code */
+static int make_plan(const gen_opts *o, gen_plan *g) {
+    sdc_gen_request_default(&g->req);
+    if (!o->model) return usage_error("--model is required (see --help)");
+    if (!file_readable(o->model)) {
+        char msg[4200];
+        snprintf(msg, sizeof msg, "cannot read model '%s': %s", o->model, strerror(errno));
+        return usage_error(msg);
+    }
+    if (o->steps < 1 || o->steps > 10000) return usage_error("--steps must be between 1 and 10000");
+    int rc = resolve_names(o, g);
+    if (rc) return rc;
+    g->req.prompt = o->prompt;
+    g->req.negative_prompt = o->negative;
+    g->req.steps = o->steps;
+    g->req.cfg_scale = o->cfg;
+    g->req.sampler = g->sampler;
+    g->req.scheduler = g->scheduler;
+    g->req.eta = o->eta;
+    g->req.clip_skip = o->clip_skip;
+    g->req.batch_size = o->batch_size;
+    g->req.mask_blur = o->mask_blur;
+    g->req.seed = o->seed >= 0 ? (uint64_t)o->seed : random_seed();
+    g->req.width = o->width > 0 ? o->width : 512;
+    g->req.height = o->height > 0 ? o->height : 512;
+    if (o->width == 0 || o->height == 0 || o->width < -1 || o->height < -1) return usage_error("--width and --height must be positive");
+    if ((rc = load_images(o, g))) return rc;
+    bool img2img = o->init_image || o->init_latent;
+    float strength = o->strength >= -0.5f ? o->strength : (o->outpaint ? 1.0f : 0.75f);
+    if (o->strength != -1.0f && !(o->strength >= 0 && o->strength <= 1)) return usage_error("--strength must be between 0 and 1");
+    if (o->strength != -1.0f && !img2img) return usage_error("--strength needs --init-image or --init-latent");
+    g->req.strength = strength;
+    if (g->req.width % 8 || g->req.height % 8) return usage_error("--width and --height must be multiples of 8");
+    if ((rc = load_tensors(o, g))) return rc;
+    if (o->init_latent && !o->init_image && (o->mask || o->outpaint)) return usage_error("inpainting needs --init-image");
+    g->req.init_image = g->init.data ? &g->init : NULL;
+    g->req.mask = g->mask.data ? &g->mask : NULL;
+    return plan_outputs(o, g);
+}
+
+static void plan_free(gen_plan *g) {
+    sdc_image_free(&g->init);
+    sdc_image_free(&g->mask);
+    free(g->noise);
+    free(g->init_latent);
+    for (int i = 0; g->names && i < g->n_images; i++) free(g->names[i]);
+    free(g->names);
+}
+
+/* ---- running --------------------------------------------------------------------- */
+
+/* A1111's display names, for the infotext other tools read back */
+static const char *sampler_label(sdc_sampler_kind k) {
+    static const struct {
+        sdc_sampler_kind k;
+        const char *label;
+    } t[] = {{SDC_SAMPLER_EULER, "Euler"}, {SDC_SAMPLER_EULER_ANCESTRAL, "Euler a"}, {SDC_SAMPLER_HEUN, "Heun"},
+             {SDC_SAMPLER_DPM_2, "DPM2"}, {SDC_SAMPLER_DPM_2_ANCESTRAL, "DPM2 a"}, {SDC_SAMPLER_LMS, "LMS"},
+             {SDC_SAMPLER_DPMPP_2S_ANCESTRAL, "DPM++ 2S a"}, {SDC_SAMPLER_DPMPP_SDE, "DPM++ SDE"},
+             {SDC_SAMPLER_DPMPP_2M, "DPM++ 2M"}, {SDC_SAMPLER_DPMPP_2M_SDE, "DPM++ 2M SDE"},
+             {SDC_SAMPLER_DPMPP_2M_SDE_HEUN, "DPM++ 2M SDE Heun"}, {SDC_SAMPLER_DPMPP_3M_SDE, "DPM++ 3M SDE"},
+             {SDC_SAMPLER_DDPM, "DDPM"}, {SDC_SAMPLER_DDIM, "DDIM"}, {SDC_SAMPLER_LCM, "LCM"}};
+    for (size_t i = 0; i < SDC_ARRAY_LEN(t); i++)
+        if (t[i].k == k) return t[i].label;
+    return sdc_sampler_name(k);
+}
+
+static const char *scheduler_label(sdc_scheduler k) {
+    switch (k) {
+    case SDC_SCHED_KARRAS: return "Karras";
+    case SDC_SCHED_EXPONENTIAL: return "Exponential";
+    case SDC_SCHED_SGM_UNIFORM: return "SGM Uniform";
+    case SDC_SCHED_SIMPLE: return "Simple";
+    case SDC_SCHED_DDIM_UNIFORM: return "DDIM";
+    case SDC_SCHED_BETA: return "Beta";
+    case SDC_SCHED_KL_OPTIMAL: return "KL Optimal";
+    case SDC_SCHED_NORMAL_COMFY: return "Normal";
+    default: return sdc_scheduler_name(k);
+    }
+}
+
+typedef struct progress_state {
+    bool tty, quiet;
+    int batch, batches;
+} progress_state;
+
+static int on_progress(void *user, const sdc_progress *p) {
+    progress_state *ps = user;
+    if (ps->quiet) return 0;
+    double per = p->elapsed / p->step, eta = per * (p->steps - p->step);
+    int width = 30, fill = (int)((double)width * p->step / p->steps);
+    char bar[64];
+    for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '.';
+    bar[width] = '\0';
+    if (ps->tty || p->step == p->steps)
+        fprintf(stderr, "%s  batch %d/%d  step %3d/%d |%s| %6.2f s/it  ETA %5.1f s%s", ps->tty ? "\r" : "", ps->batch,
+                ps->batches, p->step, p->steps, bar, per, eta, p->step == p->steps ? "\n" : "");
+    return 0;
+}
+
+static long peak_rss_mb(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss / 1024;
+}
+
+static int exit_code(sdc_status st) {
+    return st == SDC_ERR_INVALID_ARG || st == SDC_ERR_IO || st == SDC_ERR_FORMAT || st == SDC_ERR_UNSUPPORTED ? 2 : 1;
+}
+
+static void log_to_stderr(void *user, sdc_log_level level, const char *msg) {
+    (void)user;
+    fprintf(stderr, "%s%s\n", level >= SDC_LOG_WARN ? "warning: " : "", msg);
+}
+
+static void report_cpu(const sdc_log *log) {
+    char feat[256];
+    const sdc_cpu_features *f = sdc_cpu_get();
+    sdc_cpu_describe(f, feat, sizeof feat);
+    sdc_logf(log, SDC_LOG_INFO, "cpu: %s; features: %s; kernels: %s", f->brand, feat, sdc_kernels_best()->name);
+}
+
+/* all batches; writes images as they come, the tensor at the end */
+static int run_batches(const gen_opts *o, gen_plan *g, sdc_sd_model *m, sdc_pool *pool, const sdc_log *log) {
+    sdc_error err;
+    sdc_error_clear(&err);
+    progress_state ps = {.tty = isatty(2), .quiet = o->quiet, .batches = o->batch_count};
+    g->req.on_progress = on_progress;
+    g->req.user = &ps;
+    g->req.log = log;
+    float *all = NULL;
+    size_t per_batch = 0;
+    uint64_t seed0 = g->req.seed;
+    sdc_gen_timing total = {0};
+    int clip_skip = o->clip_skip ? o->clip_skip : m->default_clip_skip;
+    for (int b = 0; b < o->batch_count; b++) {
+        ps.batch = b + 1;
+        g->req.seed = seed0 + (uint64_t)b * (uint64_t)o->batch_size;
+        sdc_gen_result r;
+        sdc_status st = sdc_generate(m, pool, &g->req, &r, &err);
+        if (st) {
+            fprintf(stderr, "sdc generate: %s\n", sdc_error_msg(&err));
+            free(all);
+            return exit_code(st);
+        }
+        for (int64_t i = 0; i < r.B; i++) {
+            const char *name = g->names[b * o->batch_size + (int)i];
+            char *info = sdc_out_infotext(&g->req, sampler_label(g->sampler), scheduler_label(g->scheduler), m->name,
+                                          r.seeds[i], g->req.init_image || g->req.init_latent, clip_skip);
+            st = sdc_out_save_png(name, &r, i, info, o->overwrite, &err);
+            free(info);
+            if (st) break;
+            if (!o->quiet) printf("%s\n", name);
+        }
+        if (!st && o->output_tensor) {
+            per_batch = (size_t)(r.B * 3 * r.H * r.W);
+            float *na = realloc(all, per_batch * (size_t)(b + 1) * sizeof(float));
+            if (!na) st = sdc_error_set(&err, SDC_ERR_OOM, "out of memory");
+            else memcpy((all = na) + per_batch * (size_t)b, r.image01, per_batch * sizeof(float));
+        }
+        total.text += r.timing.text, total.sampling += r.timing.sampling, total.decode += r.timing.decode;
+        total.total += r.timing.total, total.steps_run += r.timing.steps_run, total.model_evals += r.timing.model_evals;
+        sdc_gen_result_free(&r);
+        if (st) {
+            fprintf(stderr, "sdc generate: %s\n", sdc_error_msg(&err));
+            free(all);
+            return exit_code(st);
+        }
+    }
+    if (o->output_tensor &&
+        sdc_out_write_tensor(o->output_tensor, all, (int64_t)o->batch_count * o->batch_size, g->req.height, g->req.width,
+                             o->overwrite, &err) != SDC_OK) {
+        fprintf(stderr, "sdc generate: %s\n", sdc_error_msg(&err));
+        free(all);
+        return 1;
+    }
+    free(all);
+    if (!o->quiet)
+        fprintf(stderr,
+                "seed %llu | load %.2f s | text %.2f s | sampling %.2f s (%d steps, %.3f s/step, %d U-Net calls) | "
+                "decode %.2f s | total %.2f s | peak memory %ld MB\n",
+                (unsigned long long)seed0, m->load_seconds, total.text, total.sampling, total.steps_run,
+                total.steps_run ? total.sampling / total.steps_run : 0.0, total.model_evals, total.decode,
+                m->load_seconds + total.total, peak_rss_mb());
+    return 0;
+}
+
+int sdc_cmd_generate(int argc, char **argv) {
+    gen_opts o;
+    set_defaults(&o);
+    sdc_arg args[SDC_GEN_MAX_ARGS];
+    int n_args = make_args(&o, args);
+    char extra[4096];
+    snprintf(extra, sizeof extra, k_extra_help, sdc_sampler_names(), sdc_scheduler_names());
+    int rc = sdc_args_parse(argc, argv, args, n_args, "sdc generate --model PATH --prompt TEXT [options]", extra, NULL, 0, NULL);
+    if (rc) return rc == 1 ? 0 : 2;
+    gen_plan g;
+    memset(&g, 0, sizeof g);
+    rc = make_plan(&o, &g);
+    if (rc) {
+        plan_free(&g);
+        return rc;
+    }
+    sdc_log log = {.fn = log_to_stderr, .level = o.verbose ? SDC_LOG_INFO : SDC_LOG_WARN};
+    if (o.verbose) report_cpu(&log);
+    sdc_pool *pool = sdc_pool_create(o.threads);
+    sdc_sd_model *m = NULL;
+    sdc_error err;
+    sdc_error_clear(&err);
+    sdc_sd_model_opts mo = {.model_path = o.model, .vocab_path = o.vocab, .vae_path = o.vae, .mat_dtype = g.mat_dtype,
+                            .prediction = g.prediction, .log = &log};
+    sdc_status st = pool ? sdc_sd_model_load(&mo, &m, &err) : sdc_error_set(&err, SDC_ERR_OOM, "cannot start threads");
+    if (st) {
+        fprintf(stderr, "sdc generate: %s\n", sdc_error_msg(&err));
+        rc = exit_code(st);
+    } else {
+        rc = run_batches(&o, &g, m, pool, &log);
+    }
+    sdc_sd_model_free(m);
+    sdc_pool_destroy(pool);
+    plan_free(&g);
+    return rc;
+}

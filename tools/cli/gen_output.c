@@ -1,0 +1,92 @@
+/* Output files of `sdc generate` (see gen_output.h). */
+#include "gen_output.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "formats/safetensors.h"
+#include "formats/weight_file.h"
+#include "image/image_io.h"
+#include "image/infotext.h"
+
+void sdc_out_name(const char *output, int index, int total, char *buf, size_t size) {
+    if (total <= 1) {
+        snprintf(buf, size, "%s", output);
+        return;
+    }
+    const char *dot = strrchr(output, '.'), *slash = strrchr(output, '/');
+    if (!dot || (slash && dot < slash)) dot = output + strlen(output);
+    snprintf(buf, size, "%.*s-%04d%s", (int)(dot - output), output, index + 1, dot);
+}
+
+char *sdc_out_infotext(const sdc_gen_request *p, const char *sampler_label, const char *sched_label,
+                       const char *model_name, uint64_t seed, bool img2img, int clip_skip) {
+    sdc_gen_params ip;
+    sdc_error err;
+    sdc_error_clear(&err);
+    char *text = NULL;
+    if (sdc_gen_params_init(&ip, &err) != SDC_OK) return NULL;
+    sdc_gen_params_set_str(&ip.prompt, p->prompt, &err);
+    sdc_gen_params_set_str(&ip.negative_prompt, p->negative_prompt, &err);
+    ip.steps = p->steps;
+    sdc_gen_params_set_str(&ip.sampler, sampler_label, &err);
+    sdc_gen_params_set_str(&ip.scheduler, sched_label, &err);
+    ip.cfg_scale = p->cfg_scale;
+    ip.seed = (int64_t)seed;
+    ip.width = p->width;
+    ip.height = p->height;
+    if (model_name) sdc_gen_params_set_str(&ip.model_name, model_name, &err);
+    if (img2img) ip.denoising_strength = p->strength;
+    ip.clip_skip = clip_skip;
+    sdc_gen_params_set_str(&ip.version, "sdc " SDC_VERSION, &err);
+    if (err.status == SDC_OK) sdc_infotext_format(&ip, &text, &err);
+    sdc_gen_params_free(&ip);
+    return text;
+}
+
+sdc_status sdc_out_save_png(const char *path, const sdc_gen_result *r, int64_t b, const char *infotext, bool overwrite,
+                            sdc_error *err) {
+    sdc_tensor t = sdc_tensor_4d(SDC_DTYPE_F32, r->image01, r->B, 3, r->H, r->W);
+    sdc_image img = {0};
+    sdc_image_meta meta = {0};
+    /* diffusers / the references round half to even: (x * 255).round() */
+    sdc_status st = sdc_image_from_tensor(&t, b, SDC_RANGE_01, SDC_U8_ROUND_EVEN, &img, err);
+    if (!st && infotext) st = sdc_image_meta_add(&meta, "parameters", infotext, err);
+    if (!st) st = sdc_image_save_png(path, &img, &meta, overwrite ? SDC_WRITE_OVERWRITE : 0, err);
+    sdc_image_free(&img);
+    sdc_image_meta_free(&meta);
+    return st;
+}
+
+sdc_status sdc_out_read_tensor(const char *path, const char *name, int ndim, const int64_t *shape, float **out,
+                               sdc_error *err) {
+    *out = NULL;
+    sdc_weight_file *f;
+    sdc_status st = sdc_weight_file_open(path, &f, err);
+    if (st) return st;
+    const sdc_weight_info *w = sdc_weight_file_find(f, name);
+    bool ok = w && w->ndim == ndim && sdc_dtype_is_float(w->dtype);
+    for (int i = 0; ok && i < ndim; i++) ok = w->shape[i] == shape[i];
+    if (!ok) {
+        char want[128] = "";
+        int n = 0;
+        for (int i = 0; i < ndim; i++) n += snprintf(want + n, sizeof want - (size_t)n, i ? ", %lld" : "%lld", (long long)shape[i]);
+        st = sdc_error_set(err, SDC_ERR_INVALID_ARG, "%s: needs a float tensor '%s' of shape [%s]%s", path, name, want,
+                           w ? " (its shape or dtype differs)" : " (not found)");
+    } else {
+        *out = malloc((size_t)sdc_weight_numel(w) * sizeof(float));
+        if (!*out) st = sdc_error_set(err, SDC_ERR_OOM, "out of memory");
+        else sdc_convert_to_f32(w->dtype, w->data, *out, (size_t)sdc_weight_numel(w));
+    }
+    sdc_weight_file_close(f);
+    return st;
+}
+
+sdc_status sdc_out_write_tensor(const char *path, const float *images, int64_t n, int64_t H, int64_t W, bool overwrite,
+                                sdc_error *err) {
+    sdc_weight_info w = {.name = "image", .dtype = SDC_DTYPE_F32, .ndim = 4, .shape = {n, 3, H, W},
+                         .data = images, .nbytes = (size_t)(n * 3 * H * W) * sizeof(float)};
+    return sdc_safetensors_write(path, &w, 1, NULL, NULL, 0, overwrite, err);
+}

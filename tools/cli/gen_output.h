@@ -1,0 +1,31 @@
+/* What `sdc generate` writes: PNG files with A1111 `parameters` text,
+ * output names for batches, the optional float tensor, and the reading
+ * of verification tensors. */
+#ifndef SDC_CLI_GEN_OUTPUT_H
+#define SDC_CLI_GEN_OUTPUT_H
+
+#include <stdbool.h>
+
+#include "pipeline/generate.h"
+
+/* Name of image `index` of `total`: the output path itself for a single
+ * image, else "base-NNNN.ext" (NNNN from 1). */
+void sdc_out_name(const char *output, int index, int total, char *buf, size_t size);
+
+/* The A1111 infotext for image b of a result. model_name may be NULL. */
+char *sdc_out_infotext(const sdc_gen_request *p, const char *sampler_label, const char *sched_label,
+                       const char *model_name, uint64_t seed, bool img2img, int clip_skip);
+
+/* Writes image b of r as PNG with the infotext. */
+sdc_status sdc_out_save_png(const char *path, const sdc_gen_result *r, int64_t b, const char *infotext, bool overwrite,
+                            sdc_error *err);
+
+/* Reads tensor `name` of a safetensors file as f32 and checks its shape. */
+sdc_status sdc_out_read_tensor(const char *path, const char *name, int ndim, const int64_t *shape, float **out,
+                               sdc_error *err);
+
+/* Writes images [n, 3, H, W] (f32, [0, 1]) as tensor "image". */
+sdc_status sdc_out_write_tensor(const char *path, const float *images, int64_t n, int64_t H, int64_t W, bool overwrite,
+                                sdc_error *err);
+
+#endif
