@@ -27,7 +27,7 @@ CSTD := -std=c11 -D_GNU_SOURCE
 INCLUDES := -Isrc -Iinclude -Itests
 OPT_release := -O2 -g -fno-omit-frame-pointer
 OPT_debug := -O0 -g
-OPT_asan := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+OPT_asan := -O2 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 LDOPT_asan := -fsanitize=address,undefined
 CFLAGS_ALL := $(CSTD) $(WARN) $(INCLUDES) $(OPT_$(MODE)) -MMD -MP $(CFLAGS)
 LDLIBS := -ljansson -lpng -ljpeg -lwebp -lyaml -lz -lutf8proc -lm -lpthread
