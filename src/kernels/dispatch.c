@@ -21,15 +21,15 @@
         .gemm = sdc_##isa##_gemm,                                                                              \
         .conv2d = sdc_##isa##_conv2d,                                                                          \
         .attention = sdc_ref_attention,                                                                         \
-        .group_norm = sdc_ref_group_norm,                                                                       \
-        .layer_norm = sdc_ref_layer_norm,                                                                       \
-        .softmax = sdc_ref_softmax,                                                                             \
-        .activation = sdc_ref_activation,                                                                       \
-        .geglu = sdc_ref_geglu,                                                                                 \
-        .add = sdc_ref_add,                                                                                     \
-        .mul = sdc_ref_mul,                                                                                     \
-        .upsample_nearest = sdc_ref_upsample_nearest,                                                           \
-        .concat_rows = sdc_ref_concat_rows,                                                                     \
+        .group_norm = sdc_##isa##_group_norm,                                                                       \
+        .layer_norm = sdc_##isa##_layer_norm,                                                                       \
+        .softmax = sdc_##isa##_softmax,                                                                             \
+        .activation = sdc_##isa##_activation,                                                                       \
+        .geglu = sdc_##isa##_geglu,                                                                                 \
+        .add = sdc_##isa##_add,                                                                                     \
+        .mul = sdc_##isa##_mul,                                                                                     \
+        .upsample_nearest = sdc_##isa##_upsample_nearest,                                                           \
+        .concat_rows = sdc_##isa##_concat_rows,                                                                     \
     };
 
 SDC_X86_TABLE(avx512, "avx512")

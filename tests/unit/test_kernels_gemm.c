@@ -28,9 +28,49 @@ typedef struct gemm_case {
 
 static const sdc_dtype k_wtypes[] = {SDC_DTYPE_F32, SDC_DTYPE_F16, SDC_DTYPE_BF16};
 
-/* Runs one case on table k; returns false on a mismatch (details printed). */
-static bool gemm_case_run(const sdc_kernels *k, sdc_pool **pools, const gemm_case *gc, sdc_dtype bt,
-                          sdc_compute comp, sdc_test_rng *rng) {
+/* The optimized result of table k for case g (1, 2 and 3 threads) against
+ * the reference and its bound; padding columns (ldc > N) must be left
+ * alone. */
+static bool gemm_check_table(const sdc_kernels *k, sdc_pool **pools, const gemm_case *gc, const sdc_gemm_args *g,
+                             const float *ref, const float *bound) {
+    int64_t M = g->M, N = g->N, ldc = g->ldc;
+    const float *res = g->residual;
+    bool ok = true;
+    float *out[3];
+    for (int t = 0; t < 3; t++) {
+        out[t] = kt_alloc((size_t)(M * ldc));
+        for (int64_t i = 0; i < M * ldc; i++) out[t][i] = NAN; /* padding columns must stay untouched */
+        sdc_gemm_args go = *g;
+        go.C = out[t];
+        if (gc->res == 2) { /* residual aliasing the output */
+            memcpy(out[t], res, (size_t)(M * ldc) * sizeof(float));
+            go.residual = out[t];
+        }
+        k->gemm(pools[t], &go);
+    }
+    char what[160];
+    snprintf(what, sizeof what, "%s gemm M=%lld N=%lld K=%lld w=%s %s", k->name, (long long)M, (long long)N,
+             (long long)g->K, sdc_dtype_name(g->b_type), g->compute == SDC_COMPUTE_BF16 ? "bf16" : "f32");
+    for (int64_t m = 0; m < M && ok; m++) {
+        ok = kt_within(what, out[0] + m * ldc, ref + m * ldc, bound + m * ldc, (size_t)N);
+        for (int64_t n = N; n < ldc && ok; n++) {
+            float want = gc->res == 2 ? res[m * ldc + n] : NAN;
+            ok = memcmp(&out[0][m * ldc + n], &want, 4) == 0;
+            if (!ok) printf("    %s: padding column %lld of row %lld was written\n", what, (long long)n, (long long)m);
+        }
+    }
+    for (int t = 1; t < 3 && ok; t++) {
+        ok = memcmp(out[0], out[t], (size_t)(M * ldc) * sizeof(float)) == 0;
+        if (!ok) printf("    %s: %d threads differ from 1 thread\n", what, sdc_pool_threads(pools[t]));
+    }
+    for (int t = 0; t < 3; t++) free(out[t]);
+    return ok;
+}
+
+/* Runs one case on each of the nk tables; returns false on a mismatch
+ * (details printed). */
+static bool gemm_case_run(const sdc_kernels *const *tabs, int nk, sdc_pool **pools, const gemm_case *gc,
+                          sdc_dtype bt, sdc_compute comp, sdc_test_rng *rng) {
     int64_t M = gc->M, N = gc->N, K = gc->K, lda = K + gc->lda_pad, ldc = N + gc->ldc_pad;
     float *A = kt_random(rng, (size_t)(M * lda), -1, 1);
     float *Bf = kt_random(rng, (size_t)(N * K), -1, 1);
@@ -51,34 +91,7 @@ static bool gemm_case_run(const sdc_kernels *k, sdc_pool **pools, const gemm_cas
     for (int64_t i = 0; i < M * ldc; i++) bound[i] = (float)((double)(K + 4) * KT_U * bound[i]) + 1e-37f;
 
     bool ok = true;
-    float *out[3];
-    for (int t = 0; t < 3; t++) {
-        out[t] = kt_alloc((size_t)(M * ldc));
-        for (int64_t i = 0; i < M * ldc; i++) out[t][i] = NAN; /* padding columns must stay untouched */
-        sdc_gemm_args go = g;
-        go.C = out[t];
-        if (gc->res == 2) { /* residual aliasing the output */
-            memcpy(out[t], res, (size_t)(M * ldc) * sizeof(float));
-            go.residual = out[t];
-        }
-        k->gemm(pools[t], &go);
-    }
-    char what[160];
-    snprintf(what, sizeof what, "%s gemm M=%lld N=%lld K=%lld w=%s %s", k->name, (long long)M, (long long)N,
-             (long long)K, sdc_dtype_name(bt), comp == SDC_COMPUTE_BF16 ? "bf16" : "f32");
-    for (int64_t m = 0; m < M && ok; m++) {
-        ok = kt_within(what, out[0] + m * ldc, ref + m * ldc, bound + m * ldc, (size_t)N);
-        for (int64_t n = N; n < ldc && ok; n++) {
-            float want = gc->res == 2 ? res[m * ldc + n] : NAN;
-            ok = memcmp(&out[0][m * ldc + n], &want, 4) == 0;
-            if (!ok) printf("    %s: padding column %lld of row %lld was written\n", what, (long long)n, (long long)m);
-        }
-    }
-    for (int t = 1; t < 3 && ok; t++) {
-        ok = memcmp(out[0], out[t], (size_t)(M * ldc) * sizeof(float)) == 0;
-        if (!ok) printf("    %s: %d threads differ from 1 thread\n", what, sdc_pool_threads(pools[t]));
-    }
-    for (int t = 0; t < 3; t++) free(out[t]);
+    for (int ki = 0; ki < nk && ok; ki++) ok = gemm_check_table(tabs[ki], pools, gc, &g, ref, bound);
     free(A), free(Bf), free(B), free(bias), free(res), free(ref), free(bound);
     free(absA), free(absb), free(absr), free(absB);
     return ok;
@@ -113,13 +126,12 @@ TEST(kernels_gemm_vs_ref) {
     REQUIRE(make_pools(pools));
     sdc_test_rng rng = {42};
     int fails = 0;
-    for (int ti = 0; ti < nt; ti++)
-        for (size_t c = 0; c < SDC_ARRAY_LEN(k_gemm_cases); c++)
-            for (int w = 0; w < 3; w++)
-                for (int comp = 0; comp < 2; comp++)
-                    if (!gemm_case_run(tabs[ti], pools, &k_gemm_cases[c], k_wtypes[w], (sdc_compute)comp, &rng) &&
-                        ++fails > 5)
-                        goto done;
+    for (size_t c = 0; c < SDC_ARRAY_LEN(k_gemm_cases); c++)
+        for (int w = 0; w < 3; w++)
+            for (int comp = 0; comp < 2; comp++)
+                if (!gemm_case_run(tabs, nt, pools, &k_gemm_cases[c], k_wtypes[w], (sdc_compute)comp, &rng) &&
+                    ++fails > 5)
+                    goto done;
 done:
     CHECK_MSG(fails == 0, "%d gemm cases failed", fails);
     free_pools(pools);
@@ -135,7 +147,7 @@ TEST(kernels_gemm_column_chunks) {
     REQUIRE(make_pools(pools));
     sdc_test_rng rng = {7};
     gemm_case gc = {3, 1100, 4000, 0, 0, 1, 1};
-    for (int ti = 0; ti < nt; ti++) CHECK(gemm_case_run(tabs[ti], pools, &gc, SDC_DTYPE_F32, SDC_COMPUTE_F32, &rng));
+    CHECK(gemm_case_run(tabs, nt, pools, &gc, SDC_DTYPE_F32, SDC_COMPUTE_F32, &rng));
     free_pools(pools);
 }
 
@@ -146,8 +158,38 @@ typedef struct conv_case {
     int bias, res;
 } conv_case;
 
-static bool conv_case_run(const sdc_kernels *k, sdc_pool **pools, const conv_case *cc, sdc_dtype wt,
-                          sdc_compute comp, sdc_test_rng *rng) {
+/* The optimized result of table k for case a (1, 2 and 3 threads) against
+ * the reference and its bound. */
+static bool conv_check_table(const sdc_kernels *k, sdc_pool **pools, const conv_case *cc, const sdc_conv2d_args *a,
+                             size_t ny, const float *ref, const float *bound) {
+    bool ok = true;
+    float *out[3];
+    for (int t = 0; t < 3; t++) {
+        out[t] = kt_alloc(ny);
+        sdc_conv2d_args ao = *a;
+        ao.y = out[t];
+        if (cc->res == 2) {
+            memcpy(out[t], a->residual, ny * sizeof(float));
+            ao.residual = out[t];
+        }
+        k->conv2d(pools[t], &ao);
+    }
+    char what[200];
+    snprintf(what, sizeof what, "%s conv B=%lld %lldx%lldx%lld->%lld k=%lldx%lld s=%lld pad=%lld,%lld,%lld,%lld w=%s %s",
+             k->name, (long long)cc->B, (long long)cc->H, (long long)cc->W, (long long)cc->Cin, (long long)cc->Cout,
+             (long long)cc->kh, (long long)cc->kw, (long long)cc->stride, (long long)cc->pt, (long long)cc->pl,
+             (long long)cc->pb, (long long)cc->pr, sdc_dtype_name(a->w_type), a->compute == SDC_COMPUTE_BF16 ? "bf16" : "f32");
+    ok = kt_within(what, out[0], ref, bound, ny);
+    for (int t = 1; t < 3 && ok; t++) {
+        ok = memcmp(out[0], out[t], ny * sizeof(float)) == 0;
+        if (!ok) printf("    %s: %d threads differ from 1 thread\n", what, sdc_pool_threads(pools[t]));
+    }
+    for (int t = 0; t < 3; t++) free(out[t]);
+    return ok;
+}
+
+static bool conv_case_run(const sdc_kernels *const *tabs, int nk, sdc_pool **pools, const conv_case *cc,
+                          sdc_dtype wt, sdc_compute comp, sdc_test_rng *rng) {
     int64_t OH = (cc->H + cc->pt + cc->pb - cc->kh) / cc->stride + 1;
     int64_t OW = (cc->W + cc->pl + cc->pr - cc->kw) / cc->stride + 1;
     size_t nx = (size_t)(cc->B * cc->H * cc->W * cc->Cin), nw = (size_t)(cc->Cout * cc->kh * cc->kw * cc->Cin);
@@ -172,28 +214,7 @@ static bool conv_case_run(const sdc_kernels *k, sdc_pool **pools, const conv_cas
     for (size_t i = 0; i < ny; i++) bound[i] = (float)((double)(K + 4) * KT_U * bound[i]) + 1e-37f;
 
     bool ok = true;
-    float *out[3];
-    for (int t = 0; t < 3; t++) {
-        out[t] = kt_alloc(ny);
-        sdc_conv2d_args ao = a;
-        ao.y = out[t];
-        if (cc->res == 2) {
-            memcpy(out[t], res, ny * sizeof(float));
-            ao.residual = out[t];
-        }
-        k->conv2d(pools[t], &ao);
-    }
-    char what[200];
-    snprintf(what, sizeof what, "%s conv B=%lld %lldx%lldx%lld->%lld k=%lldx%lld s=%lld pad=%lld,%lld,%lld,%lld w=%s %s",
-             k->name, (long long)cc->B, (long long)cc->H, (long long)cc->W, (long long)cc->Cin, (long long)cc->Cout,
-             (long long)cc->kh, (long long)cc->kw, (long long)cc->stride, (long long)cc->pt, (long long)cc->pl,
-             (long long)cc->pb, (long long)cc->pr, sdc_dtype_name(wt), comp == SDC_COMPUTE_BF16 ? "bf16" : "f32");
-    ok = kt_within(what, out[0], ref, bound, ny);
-    for (int t = 1; t < 3 && ok; t++) {
-        ok = memcmp(out[0], out[t], ny * sizeof(float)) == 0;
-        if (!ok) printf("    %s: %d threads differ from 1 thread\n", what, sdc_pool_threads(pools[t]));
-    }
-    for (int t = 0; t < 3; t++) free(out[t]);
+    for (int ki = 0; ki < nk && ok; ki++) ok = conv_check_table(tabs[ki], pools, cc, &a, ny, ref, bound);
     free(x), free(wf), free(w), free(bias), free(res), free(ref), free(bound);
     free(absx), free(absb), free(absr), free(absw);
     return ok;
@@ -221,13 +242,12 @@ TEST(kernels_conv2d_vs_ref) {
     REQUIRE(make_pools(pools));
     sdc_test_rng rng = {99};
     int fails = 0;
-    for (int ti = 0; ti < nt; ti++)
-        for (size_t c = 0; c < SDC_ARRAY_LEN(k_conv_cases); c++)
-            for (int w = 0; w < 3; w++)
-                for (int comp = 0; comp < 2; comp++)
-                    if (!conv_case_run(tabs[ti], pools, &k_conv_cases[c], k_wtypes[w], (sdc_compute)comp, &rng) &&
-                        ++fails > 5)
-                        goto done;
+    for (size_t c = 0; c < SDC_ARRAY_LEN(k_conv_cases); c++)
+        for (int w = 0; w < 3; w++)
+            for (int comp = 0; comp < 2; comp++)
+                if (!conv_case_run(tabs, nt, pools, &k_conv_cases[c], k_wtypes[w], (sdc_compute)comp, &rng) &&
+                    ++fails > 5)
+                    goto done;
 done:
     CHECK_MSG(fails == 0, "%d conv cases failed", fails);
     free_pools(pools);
@@ -248,13 +268,14 @@ TEST(kernels_gemm_avx512_without_bf16) {
     k.name = "avx512-emulated-bf16";
     k.gemm = gemm_emulated_bf16;
     k.conv2d = conv_emulated_bf16;
+    const sdc_kernels *tabs[1] = {&k};
     sdc_pool *pools[3];
     REQUIRE(make_pools(pools));
     sdc_test_rng rng = {5};
     for (size_t c = 0; c < 6; c++)
-        CHECK(gemm_case_run(&k, pools, &k_gemm_cases[c * 2 + 1], SDC_DTYPE_F16, SDC_COMPUTE_BF16, &rng));
+        CHECK(gemm_case_run(tabs, 1, pools, &k_gemm_cases[c * 2 + 1], SDC_DTYPE_F16, SDC_COMPUTE_BF16, &rng));
     for (size_t c = 0; c < 4; c++)
-        CHECK(conv_case_run(&k, pools, &k_conv_cases[c], SDC_DTYPE_BF16, SDC_COMPUTE_BF16, &rng));
+        CHECK(conv_case_run(tabs, 1, pools, &k_conv_cases[c], SDC_DTYPE_BF16, SDC_COMPUTE_BF16, &rng));
     free_pools(pools);
 }
 
