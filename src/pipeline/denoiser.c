@@ -36,12 +36,18 @@ static sdc_tensor *model_input(sdc_denoiser *d, const float *x, float c_in, int6
     return in;
 }
 
-static sdc_tensor *run_unet(sdc_denoiser *d, sdc_tensor *in, float timestep, const sdc_tensor *ctx) {
+static sdc_tensor *run_unet(sdc_denoiser *d, sdc_tensor *in, float sigma, float timestep, const sdc_tensor *ctx) {
+    if (!in || !ctx) return NULL;
     sdc_tensor *t = sdc_new(d->ctx, 1, (int64_t[]){in->shape[0]});
     if (!t) return NULL;
     for (int64_t i = 0; i < in->shape[0]; i++) ((float *)t->data)[i] = timestep;
+    sdc_unet_extra extra = {0};
+    if (d->extra_fn) {
+        sdc_status st = d->extra_fn(d->extra_user, d->ctx, in, t, ctx, sigma, &extra);
+        if (st != SDC_OK && sdc_ctx_ok(d->ctx)) return sdc_ctx_fail(d->ctx, st, "control: failed");
+    }
     d->n_evals++;
-    return sdc_unet_forward(d->ctx, d->unet, in, t, ctx, d->extra);
+    return sdc_unet_forward(d->ctx, d->unet, in, t, ctx, d->extra_fn ? &extra : NULL);
 }
 
 sdc_status sdc_denoise(sdc_denoiser *d, const float *x, float sigma, float timestep, float *out) {
@@ -59,7 +65,7 @@ sdc_status sdc_denoise(sdc_denoiser *d, const float *x, float sigma, float times
             batch_context(c, d->uncond, d->B, 1, ctx, 0);
             batch_context(c, d->cond, d->B, 1, ctx, d->B);
         }
-        sdc_tensor *y = ctx ? run_unet(d, model_input(d, x, c_in, 2), timestep, ctx) : NULL;
+        sdc_tensor *y = ctx ? run_unet(d, model_input(d, x, c_in, 2), sigma, timestep, ctx) : NULL;
         if (y) {
             pu = y->data;
             pc = (const float *)y->data + n;
@@ -67,12 +73,12 @@ sdc_status sdc_denoise(sdc_denoiser *d, const float *x, float sigma, float times
     } else {
         sdc_tensor *ctx = sdc_new_3d(c, d->B, d->cond->shape[1], d->cond->shape[2]);
         if (ctx) batch_context(c, d->cond, d->B, 1, ctx, 0);
-        sdc_tensor *y = ctx ? run_unet(d, model_input(d, x, c_in, 1), timestep, ctx) : NULL;
+        sdc_tensor *y = ctx ? run_unet(d, model_input(d, x, c_in, 1), sigma, timestep, ctx) : NULL;
         if (y) pc = y->data;
         if (guided && y) {
             sdc_tensor *uctx = sdc_new_3d(c, d->B, d->uncond->shape[1], d->uncond->shape[2]);
             if (uctx) batch_context(c, d->uncond, d->B, 1, uctx, 0);
-            sdc_tensor *yu = uctx ? run_unet(d, model_input(d, x, c_in, 1), timestep, uctx) : NULL;
+            sdc_tensor *yu = uctx ? run_unet(d, model_input(d, x, c_in, 1), sigma, timestep, uctx) : NULL;
             if (yu) pu = yu->data;
         }
     }

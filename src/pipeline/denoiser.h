@@ -24,7 +24,10 @@ typedef struct sdc_denoiser {
     const sdc_tensor *uncond;    /* [1 or B, T', D]; NULL when cfg_scale == 1 */
     float cfg_scale;
     const float *concat_data;    /* [B, 5, H, W] extra input of 9-channel models, or NULL */
-    const sdc_unet_extra *extra; /* ControlNet residuals etc., or NULL */
+    /* ControlNet residuals per U-Net call, or NULL (see ksample.h) */
+    sdc_status (*extra_fn)(void *user, sdc_ctx *c, const sdc_tensor *x_in, const sdc_tensor *t,
+                           const sdc_tensor *context, double sigma, sdc_unet_extra *extra);
+    void *extra_user;
     int n_evals;                 /* U-Net calls made (for timing reports) */
 } sdc_denoiser;
 

@@ -10,7 +10,6 @@
 #include "pipeline/conditioning.h"
 #include "pipeline/denoiser.h"
 #include "pipeline/inpaint.h"
-#include "sample/noise.h"
 #include "tensor/ops.h"
 
 #define MAX_BATCH 64
@@ -68,44 +67,14 @@ typedef struct run {
     const sdc_sd_model *m;
     const sdc_gen_request *p;
     sdc_ctx ctx;
-    sdc_denoiser den;
     sdc_inpaint ip;
-    sdc_noise_source noise;
-    int noise_ready; /* the step-noise source is initialised */
-    uint64_t seeds[MAX_BATCH];
-    sdc_noise_schedule train;
-    sdc_sched sched;
     int64_t B, C, h, w;
     size_t n; /* B * C * h * w */
-    float *x, *init_latent, *noise0;
-    double t_sample;
+    float *x, *init_latent;
 } run;
 
 static sdc_status ctx_status(run *r, sdc_error *err) {
     return sdc_error_set(err, r->ctx.err.status, "%s", sdc_error_msg(&r->ctx.err));
-}
-
-static sdc_status denoise_cb(void *user, const sdc_denoise_args *a, sdc_error *err) {
-    run *r = user;
-    if (sdc_denoise(&r->den, a->x, (float)a->sigma, (float)a->timestep, a->x0) != SDC_OK) return ctx_status(r, err);
-    sdc_inpaint_blend(&r->ip, a->x0);
-    return SDC_OK;
-}
-
-static int step_cb(void *user, sdc_step_info *info) {
-    run *r = user;
-    if (!r->p->on_progress) return 0;
-    sdc_progress pr = {.step = info->step + 1, .steps = info->steps, .elapsed = sdc_time_now() - r->t_sample,
-                       .denoised = info->denoised, .B = r->B, .C = r->C, .h = r->h, .w = r->w};
-    return r->p->on_progress(r->p->user, &pr);
-}
-
-/* cond / uncond contexts */
-static sdc_status encode_text(run *r, sdc_error *err) {
-    const sdc_gen_request *p = r->p;
-    r->den.cond = sdc_encode_prompt(&r->ctx, r->m, p->prompt, p->clip_skip);
-    if (sdc_cfg_needs_uncond(p->cfg_scale)) r->den.uncond = sdc_encode_prompt(&r->ctx, r->m, p->negative_prompt, p->clip_skip);
-    return sdc_ctx_ok(&r->ctx) ? SDC_OK : ctx_status(r, err);
 }
 
 /* init latent for img2img: given, or the VAE posterior mean times the scale */
@@ -130,49 +99,6 @@ static sdc_status encode_init(run *r, sdc_error *err) {
     return SDC_OK;
 }
 
-static sdc_status build_schedule(run *r, sdc_error *err) {
-    const sdc_gen_request *p = r->p;
-    sdc_sched_opts so;
-    sdc_sched_opts_default(&so);
-    so.discard_penultimate = sdc_sampler_discards_penultimate(p->sampler);
-    sdc_status st = sdc_noise_schedule_init(&r->train, 0.00085, 0.012, 1000, err);
-    if (st) return st;
-    if (r->init_latent)
-        return sdc_sched_build_img2img(&r->sched, &r->train, p->scheduler, p->steps, p->strength, SDC_IMG2IMG_DIFFUSERS, &so, err);
-    return sdc_sched_build(&r->sched, &r->train, p->scheduler, p->steps, &so, err);
-}
-
-/* x = the sampler's start: scaled noise (txt2img) or the noised latent */
-static void start_latent(run *r) {
-    if (r->init_latent) sdc_sched_noise_latent(r->x, r->init_latent, r->noise0, r->n, r->sched.steps ? r->sched.sigmas[0] : 0.0);
-    else sdc_sched_noise_latent(r->x, NULL, r->noise0, r->n, r->sched.init_noise_scale);
-}
-
-/* The step noise: ComfyUI's conventions for the CPU generators (seed + 1,
- * or a Brownian tree for SDE samplers); A1111's per-image generators,
- * already set up by draw_initial_noise, for philox. */
-static sdc_status step_noise(run *r, sdc_error *err) {
-    if (r->noise_ready || r->sched.steps == 0) return SDC_OK;
-    sdc_status st = sdc_noise_init_comfy(&r->noise, r->p->sampler, &r->sched, r->p->rng, r->p->seed, r->n, err);
-    if (st == SDC_OK) r->noise_ready = 1;
-    return st;
-}
-
-static sdc_status sample(run *r, sdc_error *err) {
-    const sdc_gen_request *p = r->p;
-    sdc_sampler_opts so;
-    sdc_sampler_opts_default(p->sampler, &so);
-    if (p->eta >= 0) so.eta = p->eta;
-    sdc_status st = step_noise(r, err);
-    if (st) return st;
-    sdc_sampler_ctx sc = {.denoise = denoise_cb, .denoise_user = r, .on_step = step_cb, .step_user = r,
-                          .noise = sdc_noise_source_fn, .noise_user = &r->noise};
-    r->t_sample = sdc_time_now();
-    st = sdc_sample(p->sampler, &so, &r->sched, &r->train, &sc, r->x, r->n, err);
-    if (st == SDC_OK && r->init_latent) sdc_inpaint_blend(&r->ip, r->x);
-    return st;
-}
-
 /* VAE decode image by image into out->image01 [B, 3, H, W] in [0, 1] */
 static sdc_status decode(run *r, sdc_gen_result *out, sdc_error *err) {
     int64_t H = r->h * 8, W = r->w * 8, per = r->C * r->h * r->w;
@@ -194,51 +120,33 @@ static sdc_status decode(run *r, sdc_gen_result *out, sdc_error *err) {
     return SDC_OK;
 }
 
-/* The first draw: ComfyUI's torch.randn([B, C, h, w]) from seed, or
- * A1111's per-image generators (seed + i), which go on to give the step
- * noise. */
-static sdc_status draw_initial_noise(run *r, sdc_error *err) {
+static sdc_status sample(run *r, sdc_pool *pool, const sdc_tensor *cond, const sdc_tensor *uncond,
+                         sdc_ksample_stats *stats, sdc_error *err) {
     const sdc_gen_request *p = r->p;
-    size_t per = r->n / (size_t)r->B;
-    for (int64_t b = 0; b < r->B; b++) r->seeds[b] = p->rng == SDC_RNG_PHILOX ? p->seed + (uint64_t)b : p->seed;
-    if (p->rng != SDC_RNG_PHILOX) {
-        sdc_rng_comfy_initial_noise(p->rng, p->seed, NULL, (int)r->B, per, r->noise0);
-        return SDC_OK;
-    }
-    sdc_status st = sdc_noise_init_a1111(&r->noise, p->rng, r->seeds, (int)r->B, per, 0, err);
-    if (st) return st;
-    r->noise_ready = 1;
-    sdc_noise_a1111_initial(&r->noise, r->noise0, 0, r->seeds);
-    return SDC_OK;
-}
-
-static sdc_status prepare(run *r, sdc_pool *pool, sdc_error *err) {
-    const sdc_gen_request *p = r->p;
-    const sdc_sd_model *m = r->m;
-    r->B = p->batch_size, r->C = m->unet->cfg.out_ch, r->h = p->height / 8, r->w = p->width / 8;
-    r->n = (size_t)(r->B * r->C * r->h * r->w);
-    if (sdc_ctx_init(&r->ctx, pool, 0) != SDC_OK) return ctx_status(r, err);
-    r->ctx.compute = p->compute;
-    r->ctx.log = p->log;
-    r->x = malloc(r->n * sizeof(float));
-    r->noise0 = malloc(r->n * sizeof(float));
-    if (!r->x || !r->noise0) return sdc_error_set(err, SDC_ERR_OOM, "out of memory");
-    sdc_status st = draw_initial_noise(r, err);
-    if (st) return st;
-    if (p->noise) memcpy(r->noise0, p->noise, r->n * sizeof(float));
-    r->den = (sdc_denoiser){.ctx = &r->ctx, .unet = m->unet, .v_prediction = m->v_prediction, .B = r->B, .C = r->C,
-                            .H = r->h, .W = r->w, .cfg_scale = p->cfg_scale};
-    return SDC_OK;
-}
-
-static void run_free(run *r) {
-    sdc_inpaint_free(&r->ip);
-    if (r->noise_ready) sdc_noise_free(&r->noise);
-    sdc_sched_free(&r->sched);
-    sdc_ctx_free(&r->ctx);
-    free(r->x);
-    free(r->noise0);
-    free(r->init_latent);
+    sdc_ksample k;
+    sdc_ksample_default(&k);
+    k.B = r->B, k.C = r->C, k.h = r->h, k.w = r->w;
+    k.cond = cond;
+    k.uncond = uncond;
+    k.cfg_scale = p->cfg_scale;
+    k.sampler = p->sampler;
+    k.scheduler = p->scheduler;
+    k.steps = p->steps;
+    k.eta = p->eta;
+    k.latent = r->init_latent;
+    k.denoise = r->init_latent ? p->strength : 1.0f;
+    k.rule = SDC_IMG2IMG_DIFFUSERS;
+    k.seed = p->seed;
+    k.rng = p->rng;
+    k.noise = p->noise;
+    k.keep = r->ip.keep;
+    k.concat = r->ip.concat;
+    k.extra_fn = p->extra_fn;
+    k.extra_user = p->extra_user;
+    k.on_progress = p->on_progress;
+    k.user = p->user;
+    k.compute = p->compute;
+    return sdc_ksample_run(r->m, pool, &k, r->x, stats, err);
 }
 
 sdc_status sdc_generate(const sdc_sd_model *m, sdc_pool *pool, const sdc_gen_request *p, sdc_gen_result *out,
@@ -251,28 +159,38 @@ sdc_status sdc_generate(const sdc_sd_model *m, sdc_pool *pool, const sdc_gen_req
     memset(&r, 0, sizeof r);
     r.m = m;
     r.p = p;
-    st = prepare(&r, pool, err);
-    if (!st) st = encode_text(&r, err);
+    r.B = p->batch_size, r.C = m->unet->cfg.out_ch, r.h = p->height / 8, r.w = p->width / 8;
+    r.n = (size_t)(r.B * r.C * r.h * r.w);
+    r.x = malloc(r.n * sizeof(float));
+    if (!r.x || sdc_ctx_init(&r.ctx, pool, 0) != SDC_OK) st = sdc_error_set(err, SDC_ERR_OOM, "out of memory");
+    r.ctx.compute = p->compute;
+    r.ctx.log = p->log;
+    const sdc_tensor *cond = NULL, *uncond = NULL;
+    if (!st) {
+        cond = sdc_encode_prompt(&r.ctx, m, p->prompt, p->clip_skip);
+        if (sdc_cfg_needs_uncond(p->cfg_scale)) uncond = sdc_encode_prompt(&r.ctx, m, p->negative_prompt, p->clip_skip);
+        if (!sdc_ctx_ok(&r.ctx)) st = ctx_status(&r, err);
+    }
     double t_text = sdc_time_now();
     if (!st && (p->init_image || p->init_latent)) st = encode_init(&r, err);
-    if (!st) st = sdc_inpaint_prepare(&r.ip, &r.ctx, m, p->init_image, p->mask, p->mask_blur, r.init_latent, r.B, r.h, r.w, err);
-    r.den.concat_data = r.ip.concat;
-    if (!st) st = build_schedule(&r, err);
-    if (!st) {
-        start_latent(&r);
-        st = sample(&r, err);
-    }
+    if (!st) st = sdc_inpaint_prepare(&r.ip, &r.ctx, m, p->init_image, p->mask, p->mask_blur, r.B, r.h, r.w, err);
+    sdc_ksample_stats stats = {0};
+    double t_sample0 = sdc_time_now();
+    if (!st) st = sample(&r, pool, cond, uncond, &stats, err);
     double t_sampled = sdc_time_now();
     if (!st) st = decode(&r, out, err);
     if (!st) {
         out->B = r.B, out->H = r.h * 8, out->W = r.w * 8;
-        memcpy(out->seeds, r.seeds, sizeof out->seeds);
-        out->timing = (sdc_gen_timing){.text = t_text - t0, .sampling = t_sampled - r.t_sample,
+        memcpy(out->seeds, stats.seeds, sizeof out->seeds);
+        out->timing = (sdc_gen_timing){.text = t_text - t0, .sampling = t_sampled - t_sample0,
                                        .decode = sdc_time_now() - t_sampled, .total = sdc_time_now() - t0,
-                                       .steps_run = r.sched.steps, .model_evals = r.den.n_evals};
+                                       .steps_run = stats.steps_run, .model_evals = stats.model_evals};
     } else {
         sdc_gen_result_free(out);
     }
-    run_free(&r);
+    sdc_inpaint_free(&r.ip);
+    sdc_ctx_free(&r.ctx);
+    free(r.x);
+    free(r.init_latent);
     return st;
 }

@@ -16,16 +16,10 @@
 
 #include "base/threadpool.h"
 #include "image/image.h"
+#include "pipeline/ksample.h"
 #include "pipeline/sd_model.h"
 #include "sample/rng.h"
 #include "sample/sampler.h"
-
-typedef struct sdc_progress {
-    int step, steps;     /* step just finished (1-based) of steps */
-    double elapsed;      /* seconds since sampling started */
-    const float *denoised; /* [B, C, h, w] x0 estimate (for previews), valid during the call */
-    int64_t B, C, h, w;
-} sdc_progress;
 
 typedef struct sdc_gen_request {
     const char *prompt, *negative_prompt; /* A1111 prompt syntax */
@@ -50,6 +44,10 @@ typedef struct sdc_gen_request {
     /* verification inputs (DESIGN.md §2), each [B, C, h, w] f32, or NULL */
     const float *noise;
     const float *init_latent;
+
+    /* ControlNet residuals per U-Net call (ksample.h), or NULL */
+    sdc_extra_fn extra_fn;
+    void *extra_user;
 
     /* callbacks (may be NULL) */
     int (*on_progress)(void *user, const sdc_progress *p); /* nonzero cancels */

@@ -50,11 +50,9 @@ static sdc_status make_concat(sdc_inpaint *ip, sdc_ctx *c, const sdc_sd_model *m
 }
 
 sdc_status sdc_inpaint_prepare(sdc_inpaint *ip, sdc_ctx *c, const sdc_sd_model *m, const sdc_image *image,
-                               const sdc_image *mask, int mask_blur, const float *init_latent, int64_t B, int64_t h,
-                               int64_t w, sdc_error *err) {
+                               const sdc_image *mask, int mask_blur, int64_t B, int64_t h, int64_t w, sdc_error *err) {
     memset(ip, 0, sizeof *ip);
     ip->B = B, ip->C = m->unet->cfg.out_ch, ip->h = h, ip->w = w, ip->H = h * 8, ip->W = w * 8;
-    ip->init = init_latent;
     bool nine = m->unet->cfg.in_ch == m->unet->cfg.out_ch + 5;
     if (!mask && !nine) return SDC_OK;
     sdc_image gray = {0}, blurred = {0};
@@ -76,16 +74,6 @@ sdc_status sdc_inpaint_prepare(sdc_inpaint *ip, sdc_ctx *c, const sdc_sd_model *
     sdc_image_free(&blurred);
     if (st) sdc_inpaint_free(ip);
     return st;
-}
-
-void sdc_inpaint_blend(const sdc_inpaint *ip, float *x0) {
-    if (!ip->keep || !ip->init) return;
-    int64_t plane = ip->h * ip->w;
-    for (int64_t bc = 0; bc < ip->B * ip->C; bc++)
-        for (int64_t i = 0; i < plane; i++) {
-            float k = ip->keep[i];
-            x0[bc * plane + i] = ip->init[bc * plane + i] * k + x0[bc * plane + i] * (1.0f - k);
-        }
 }
 
 void sdc_inpaint_overlay(const sdc_inpaint *ip, const sdc_image *original, float *image01) {

@@ -18,22 +18,16 @@
 typedef struct sdc_inpaint {
     int64_t B, C, h, w, H, W;
     float *keep;        /* [h * w] 1 = keep the original latent; NULL: no mask */
-    const float *init;  /* [B, C, h, w] original latent (scaled), borrowed */
     float *overlay;     /* [H * W] weight of the generated pixels in the overlay; NULL: none */
     float *concat;      /* [B, 5, h, w] extra input of 9-channel models; NULL: none */
 } sdc_inpaint;
 
 /* mask: gray or any image (white = repaint), may be NULL (no mask).
  * image: the original (for the overlay and 9-channel conditioning), may be
- * NULL in txt2img. init_latent: [B, C, h, w] scaled latent, may be NULL. */
+ * NULL in txt2img. The sampler blends with keep (ksample.h). */
 sdc_status sdc_inpaint_prepare(sdc_inpaint *ip, sdc_ctx *c, const sdc_sd_model *m, const sdc_image *image,
-                               const sdc_image *mask, int mask_blur, const float *init_latent, int64_t B, int64_t h,
-                               int64_t w, sdc_error *err);
+                               const sdc_image *mask, int mask_blur, int64_t B, int64_t h, int64_t w, sdc_error *err);
 void sdc_inpaint_free(sdc_inpaint *ip);
-
-/* x0 = init * keep + x0 * (1 - keep), per image and channel. No-op
- * without a mask. */
-void sdc_inpaint_blend(const sdc_inpaint *ip, float *x0);
 
 /* Lays the original image back over image01 [B, 3, H, W] in [0, 1]. */
 void sdc_inpaint_overlay(const sdc_inpaint *ip, const sdc_image *original, float *image01);

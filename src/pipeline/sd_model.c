@@ -8,7 +8,7 @@
 
 #include "base/util.h"
 
-const char *sdc_family_name(sdc_family f) {
+const char *sdc_sd_family_name(sdc_family f) {
     switch (f) {
     case SDC_FAMILY_SD1: return "SD 1.x";
     case SDC_FAMILY_SD2: return "SD 2.x";
@@ -108,7 +108,7 @@ sdc_status sdc_sd_model_load(const sdc_sd_model_opts *o, sdc_sd_model **out, sdc
     }
     m->load_seconds = sdc_time_now() - t0;
     sdc_logf(o->log, SDC_LOG_INFO, "loaded %s (%s, %s-prediction, U-Net %lld params, config: %s) in %.2f s", m->name,
-             sdc_family_name(m->family), m->v_prediction ? "v" : "epsilon", (long long)m->unet->n_params,
+             sdc_sd_family_name(m->family), m->v_prediction ? "v" : "epsilon", (long long)m->unet->n_params,
              m->cfg.source[0] ? m->cfg.source : "none", m->load_seconds);
     *out = m;
     return SDC_OK;

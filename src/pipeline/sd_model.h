@@ -49,6 +49,6 @@ typedef struct sdc_sd_model {
 sdc_status sdc_sd_model_load(const sdc_sd_model_opts *opts, sdc_sd_model **out, sdc_error *err);
 void sdc_sd_model_free(sdc_sd_model *m);
 
-const char *sdc_family_name(sdc_family f);
+const char *sdc_sd_family_name(sdc_family f);
 
 #endif
