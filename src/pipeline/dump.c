@@ -43,7 +43,7 @@ static int seen_count(sdc_dumper *d, const char *name) {
     return 0;
 }
 
-static void dump_hook(void *user, const char *name, const sdc_tensor *t) {
+void sdc_dumper_hook(void *user, const char *name, const sdc_tensor *t) {
     sdc_dumper *d = user;
     if (d->err.status != SDC_OK || t->dtype != SDC_DTYPE_F32) return;
     int k = seen_count(d, name);
@@ -72,6 +72,6 @@ static void dump_hook(void *user, const char *name, const sdc_tensor *t) {
 }
 
 void sdc_dumper_attach(sdc_dumper *d, sdc_ctx *c) {
-    c->dump = dump_hook;
+    c->dump = sdc_dumper_hook;
     c->dump_user = d;
 }

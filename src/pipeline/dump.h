@@ -28,5 +28,8 @@ sdc_status sdc_dumper_init(sdc_dumper *d, const char *dir, sdc_error *err);
 void sdc_dumper_free(sdc_dumper *d);
 /* Installs the hook on a context. */
 void sdc_dumper_attach(sdc_dumper *d, sdc_ctx *c);
+/* The hook itself (an sdc_dump_fn; user = the sdc_dumper), for requests
+ * that create their own contexts (sdc_gen_request.dump). */
+void sdc_dumper_hook(void *user, const char *name, const sdc_tensor *t);
 
 #endif

@@ -145,6 +145,8 @@ static sdc_status sample(run *r, sdc_pool *pool, const sdc_tensor *cond, const s
     k.extra_user = p->extra_user;
     k.on_progress = p->on_progress;
     k.user = p->user;
+    k.dump = p->dump;
+    k.dump_user = p->dump_user;
     k.compute = p->compute;
     return sdc_ksample_run(r->m, pool, &k, r->x, stats, err);
 }
@@ -165,6 +167,8 @@ sdc_status sdc_generate(const sdc_sd_model *m, sdc_pool *pool, const sdc_gen_req
     if (!r.x || sdc_ctx_init(&r.ctx, pool, 0) != SDC_OK) st = sdc_error_set(err, SDC_ERR_OOM, "out of memory");
     r.ctx.compute = p->compute;
     r.ctx.log = p->log;
+    r.ctx.dump = p->dump;
+    r.ctx.dump_user = p->dump_user;
     const sdc_tensor *cond = NULL, *uncond = NULL;
     if (!st) {
         cond = sdc_encode_prompt(&r.ctx, m, p->prompt, p->clip_skip);

@@ -52,6 +52,8 @@ typedef struct sdc_gen_request {
     /* callbacks (may be NULL) */
     int (*on_progress)(void *user, const sdc_progress *p); /* nonzero cancels */
     void *user;
+    sdc_dump_fn dump; /* per-stage dumps (dump.h), or NULL */
+    void *dump_user;
     const sdc_log *log;
 } sdc_gen_request;
 

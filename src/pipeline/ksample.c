@@ -183,6 +183,8 @@ sdc_status sdc_ksample_run(const sdc_sd_model *m, sdc_pool *pool, const sdc_ksam
     r.noise0 = malloc(r.n * sizeof(float));
     if (!r.noise0 || sdc_ctx_init(&r.ctx, pool, 0) != SDC_OK) st = sdc_error_set(err, SDC_ERR_OOM, "out of memory");
     r.ctx.compute = k->compute;
+    r.ctx.dump = k->dump;
+    r.ctx.dump_user = k->dump_user;
     r.den = (sdc_denoiser){.ctx = &r.ctx, .unet = m->unet, .v_prediction = m->v_prediction, .B = k->B, .C = k->C,
                            .H = k->h, .W = k->w, .cond = k->cond, .uncond = k->uncond, .cfg_scale = k->cfg_scale,
                            .concat_data = k->concat, .extra_fn = k->extra_fn ? extra_cb : NULL, .extra_user = &r};

@@ -61,6 +61,8 @@ typedef struct sdc_ksample {
     void *extra_user;
     int (*on_progress)(void *user, const sdc_progress *p); /* nonzero cancels */
     void *user;
+    sdc_dump_fn dump; /* per-stage dumps (dump.h), or NULL */
+    void *dump_user;
     sdc_compute compute;
 } sdc_ksample;
 

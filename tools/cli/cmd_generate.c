@@ -20,6 +20,7 @@
 #include "image/image_io.h"
 #include "image/mask.h"
 #include "image/resize.h"
+#include "pipeline/dump.h"
 #include "pipeline/generate.h"
 
 typedef struct gen_opts {
@@ -483,6 +484,19 @@ int sdc_cmd_generate(int argc, char **argv) {
     }
     sdc_log log = {.fn = log_to_stderr, .level = o.verbose ? SDC_LOG_INFO : SDC_LOG_WARN};
     if (o.verbose) report_cpu(&log);
+    sdc_dumper dumper;
+    bool dumping = false;
+    if (o.dump_dir) {
+        sdc_error derr;
+        sdc_error_clear(&derr);
+        if (sdc_dumper_init(&dumper, o.dump_dir, &derr) != SDC_OK) {
+            plan_free(&g);
+            return usage_error(sdc_error_msg(&derr));
+        }
+        g.req.dump = sdc_dumper_hook;
+        g.req.dump_user = &dumper;
+        dumping = true;
+    }
     sdc_pool *pool = sdc_pool_create(o.threads);
     sdc_sd_model *m = NULL;
     sdc_error err;
@@ -499,5 +513,10 @@ int sdc_cmd_generate(int argc, char **argv) {
     sdc_sd_model_free(m);
     sdc_pool_destroy(pool);
     plan_free(&g);
+    if (dumping) {
+        if (dumper.err.status != SDC_OK) fprintf(stderr, "sdc generate: dump: %s\n", sdc_error_msg(&dumper.err));
+        else if (!o.quiet) fprintf(stderr, "wrote %d stage dumps to %s\n", dumper.n_written, o.dump_dir);
+        sdc_dumper_free(&dumper);
+    }
     return rc;
 }
