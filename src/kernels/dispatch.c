@@ -5,7 +5,10 @@
  * CPU has AVX512_BF16, and an exact emulation otherwise). A table is only
  * handed out when sdc_cpu_get() reports its features, so one binary runs on
  * any x86-64; SDC_CPU_CAP=avx2|portable caps the detection to test the
- * fallbacks, SDC_KERNELS=ref|avx2|avx512 forces a table. */
+ * fallbacks, SDC_KERNELS=ref|avx2|avx512 forces a table (ignored, with the
+ * best table used instead, when this CPU lacks it). Every kernel of both x86
+ * tables is specialized; the reference stays the definition they are tested
+ * against. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,31 +18,31 @@
 #include "kernels/x86/x86_kernels.h"
 
 #if defined(__x86_64__)
-#define SDC_X86_TABLE(isa, label)                                                                              \
-    static const sdc_kernels k_##isa = {                                                                       \
-        .name = label,                                                                                         \
-        .gemm = sdc_##isa##_gemm,                                                                              \
-        .conv2d = sdc_##isa##_conv2d,                                                                          \
-        .attention = sdc_ref_attention,                                                                         \
-        .group_norm = sdc_##isa##_group_norm,                                                                       \
-        .layer_norm = sdc_##isa##_layer_norm,                                                                       \
-        .softmax = sdc_##isa##_softmax,                                                                             \
-        .activation = sdc_##isa##_activation,                                                                       \
-        .geglu = sdc_##isa##_geglu,                                                                                 \
-        .add = sdc_##isa##_add,                                                                                     \
-        .mul = sdc_##isa##_mul,                                                                                     \
-        .upsample_nearest = sdc_##isa##_upsample_nearest,                                                           \
-        .concat_rows = sdc_##isa##_concat_rows,                                                                     \
+#define SDC_X86_TABLE(isa, label)                          \
+    static const sdc_kernels k_##isa = {                   \
+        .name = label,                                     \
+        .gemm = sdc_##isa##_gemm,                          \
+        .conv2d = sdc_##isa##_conv2d,                      \
+        .attention = sdc_##isa##_attention,                \
+        .group_norm = sdc_##isa##_group_norm,              \
+        .layer_norm = sdc_##isa##_layer_norm,              \
+        .softmax = sdc_##isa##_softmax,                    \
+        .activation = sdc_##isa##_activation,              \
+        .geglu = sdc_##isa##_geglu,                        \
+        .add = sdc_##isa##_add,                            \
+        .mul = sdc_##isa##_mul,                            \
+        .upsample_nearest = sdc_##isa##_upsample_nearest,  \
+        .concat_rows = sdc_##isa##_concat_rows,            \
     };
 
 SDC_X86_TABLE(avx512, "avx512")
 SDC_X86_TABLE(avx2, "avx2")
-#endif
 
 static bool have_avx512(const sdc_cpu_features *f) {
     return f->avx512f && f->avx512bw && f->avx512vl && f->avx512dq && f->fma && f->f16c;
 }
 static bool have_avx2(const sdc_cpu_features *f) { return f->avx2 && f->fma && f->f16c; }
+#endif
 
 const sdc_kernels *sdc_kernels_by_name(const char *name) {
     if (!name) return NULL;
