@@ -73,7 +73,7 @@ static sdc_status load_vae(sdc_sd_model *m, const sdc_sd_model_opts *o, sdc_erro
 static void decide_family(sdc_sd_model *m, const sdc_sd_model_opts *o) {
     sdc_clip_layout layout;
     bool openclip = sdc_clip_text_detect(m->files, &layout) && layout == SDC_CLIP_LAYOUT_OPENCLIP;
-    m->family = openclip || m->unet->cfg.context_dim == 1024 ? SDC_FAMILY_SD2 : SDC_FAMILY_SD1;
+    m->family = openclip || (m->unet && m->unet->cfg.context_dim == 1024) ? SDC_FAMILY_SD2 : SDC_FAMILY_SD1;
     if (o->prediction >= 0) m->v_prediction = o->prediction;
     else if (m->cfg.v_prediction >= 0) m->v_prediction = m->cfg.v_prediction;
     else m->v_prediction = m->family == SDC_FAMILY_SD2 ? guess_sd2_v_prediction(m->files) : 0;
@@ -91,7 +91,7 @@ sdc_status sdc_sd_model_load(const sdc_sd_model_opts *o, sdc_sd_model **out, sdc
     sdc_status st = sdc_model_config_read(o->model_path, &m->cfg, err);
     if (!st) st = sdc_model_files_open(o->model_path, &m->files, err);
     if (!st && o->loras) st = sdc_lora_set_bind(o->loras, m->files, o->log, err);
-    if (!st) {
+    if (!st && !o->text_only) {
         sdc_unet_opts uo = {.mat_dtype = o->mat_dtype, .num_heads = m->cfg.unet_num_heads, .head_dim = m->cfg.unet_head_dim,
                             .patch = o->loras ? sdc_lora_set_patch(o->loras) : NULL};
         st = sdc_unet_load(m->files, NULL, &uo, &m->unet, err);
@@ -101,14 +101,14 @@ sdc_status sdc_sd_model_load(const sdc_sd_model_opts *o, sdc_sd_model **out, sdc
         m->scale_factor = m->cfg.scale_factor > 0 ? m->cfg.scale_factor : 0.18215f;
         st = load_text(m, o, err);
     }
-    if (!st) st = load_vae(m, o, err);
+    if (!st && !o->text_only) st = load_vae(m, o, err);
     if (st) {
         sdc_sd_model_free(m);
         return st;
     }
     m->load_seconds = sdc_time_now() - t0;
     sdc_logf(o->log, SDC_LOG_INFO, "loaded %s (%s, %s-prediction, U-Net %lld params, config: %s) in %.2f s", m->name,
-             sdc_sd_family_name(m->family), m->v_prediction ? "v" : "epsilon", (long long)m->unet->n_params,
+             sdc_sd_family_name(m->family), m->v_prediction ? "v" : "epsilon", (long long)(m->unet ? m->unet->n_params : 0),
              m->cfg.source[0] ? m->cfg.source : "none", m->load_seconds);
     *out = m;
     return SDC_OK;

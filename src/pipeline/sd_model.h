@@ -27,6 +27,7 @@ typedef struct sdc_sd_model_opts {
     const char *vae_path;   /* NULL: the checkpoint's own VAE */
     sdc_dtype mat_dtype;    /* weight dtype for matrices: f32, f16 or bf16 */
     int prediction;         /* -1 auto, 0 epsilon, 1 v */
+    int text_only;          /* load the tokenizer and text encoder only (encode-text) */
     const sdc_log *log;
     sdc_lora_set *loras;    /* NULL, or LoRAs (lora.h) bound to the checkpoint and merged as it loads */
 } sdc_sd_model_opts;

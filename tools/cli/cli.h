@@ -13,6 +13,7 @@ typedef struct sdc_cli_command {
 int sdc_cmd_version(int argc, char **argv);
 int sdc_cmd_generate(int argc, char **argv);
 int sdc_cmd_compare(int argc, char **argv);
+int sdc_cmd_encode_text(int argc, char **argv);
 int sdc_cmd_tokenize(int argc, char **argv);
 int sdc_cmd_preprocess(int argc, char **argv);
 int sdc_cmd_sigmas(int argc, char **argv);

@@ -43,19 +43,45 @@ static int compare_tensor(const sdc_weight_info *a, const sdc_weight_info *b, cm
     return 0;
 }
 
-/* compares every tensor of a that b also has; returns 1 at the first failure */
-static int compare_files(const char *pa, const char *pb, const char *label, double tol, int *n_cmp) {
+/* "FILE:NAME" selects one tensor of FILE (when FILE exists); else all */
+static void split_spec(const char *spec, char *path, size_t size, const char **name) {
+    snprintf(path, size, "%s", spec);
+    *name = NULL;
+    char *colon = strrchr(path, ':');
+    struct stat st;
+    if (colon && stat(path, &st) != 0) {
+        *colon = '\0';
+        if (stat(path, &st) == 0) *name = spec + (colon - path) + 1;
+        else *colon = ':';
+    }
+}
+
+/* compares every tensor of a that b also has (or the two named ones);
+ * returns 1 at the first failure */
+static int compare_files(const char *sa, const char *sb, const char *label, double tol, int *n_cmp) {
     sdc_error err;
     sdc_error_clear(&err);
+    char pa[4096], pb[4096];
+    const char *na, *nb;
+    split_spec(sa, pa, sizeof pa, &na);
+    split_spec(sb, pb, sizeof pb, &nb);
     sdc_weight_file *a = NULL, *b = NULL;
     if (sdc_weight_file_open(pa, &a, &err) || sdc_weight_file_open(pb, &b, &err)) {
         fprintf(stderr, "sdc compare: %s\n", sdc_error_msg(&err));
         sdc_weight_file_close(a);
         return 2;
     }
+    if ((na && !sdc_weight_file_find(a, na)) || (nb && !sdc_weight_file_find(b, nb))) {
+        fprintf(stderr, "sdc compare: no tensor '%s'\n", na && !sdc_weight_file_find(a, na) ? na : nb);
+        sdc_weight_file_close(a);
+        sdc_weight_file_close(b);
+        return 2;
+    }
     int rc = 0;
     for (size_t i = 0; i < a->count && rc == 0; i++) {
-        const sdc_weight_info *wa = &a->tensors[i], *wb = sdc_weight_file_find(b, wa->name);
+        const sdc_weight_info *wa = &a->tensors[i];
+        if (na && strcmp(wa->name, na) != 0) continue;
+        const sdc_weight_info *wb = sdc_weight_file_find(b, nb ? nb : wa->name);
         if (!wb) continue;
         cmp_result r;
         if (compare_tensor(wa, wb, &r) != 0) rc = 2;
@@ -68,6 +94,10 @@ static int compare_files(const char *pa, const char *pb, const char *label, doub
     }
     sdc_weight_file_close(a);
     sdc_weight_file_close(b);
+    if (*n_cmp == 0) {
+        fprintf(stderr, "sdc compare: the files share no tensor names (use FILE:NAME)\n");
+        return 2;
+    }
     return rc;
 }
 
@@ -126,7 +156,7 @@ int sdc_cmd_compare(int argc, char **argv) {
     sdc_arg args[] = {{"--tol", NULL, SDC_ARG_FLOAT, &tol, 0, 1e9, "tolerance on max |a-b| / max |b| (1e-3)", "T"}};
     const char *pos[2];
     int np = 0;
-    int rc = sdc_args_parse(argc, argv, args, 1, "sdc compare A B [--tol T]   (files or --dump-dir folders)",
+    int rc = sdc_args_parse(argc, argv, args, 1, "sdc compare A B [--tol T]   (files, FILE:TENSOR, or --dump-dir folders)",
                             "A is checked against B (the reference). Folders are compared stage by stage\n"
                             "in the order A's dumps were written; the first stage that differs is the\n"
                             "place to look.\n",
@@ -137,11 +167,8 @@ int sdc_cmd_compare(int argc, char **argv) {
         return 2;
     }
     struct stat sa, sb;
-    if (stat(pos[0], &sa) != 0 || stat(pos[1], &sb) != 0) {
-        fprintf(stderr, "sdc compare: cannot open '%s'\n", stat(pos[0], &sa) != 0 ? pos[0] : pos[1]);
-        return 2;
-    }
-    if (S_ISDIR(sa.st_mode) && S_ISDIR(sb.st_mode)) return compare_dirs(pos[0], pos[1], tol);
+    if (stat(pos[0], &sa) == 0 && stat(pos[1], &sb) == 0 && S_ISDIR(sa.st_mode) && S_ISDIR(sb.st_mode))
+        return compare_dirs(pos[0], pos[1], tol);
     int n = 0;
     return compare_files(pos[0], pos[1], NULL, tol, &n);
 }

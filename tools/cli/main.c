@@ -6,6 +6,7 @@
 
 static const sdc_cli_command k_commands[] = {
     {"generate", "make images: txt2img, img2img, inpaint, outpaint", sdc_cmd_generate},
+    {"encode-text", "write a prompt's text conditioning as a tensor", sdc_cmd_encode_text},
     {"compare", "compare tensors or stage dumps with a reference", sdc_cmd_compare},
     {"version", "print version and CPU features", sdc_cmd_version},
     {"tokenize", "print the CLIP token ids of a text", sdc_cmd_tokenize},
