@@ -51,7 +51,7 @@ TEST(threadpool_runs_each_task_once) {
         sdc_pool *p = sdc_pool_create(threads);
         REQUIRE(p != NULL);
         CHECK(sdc_pool_threads(p) == threads);
-        for (int rep = 0; rep < 50; rep++) {
+        for (int rep = 0; rep < 12; rep++) {
             static pool_job j;
             memset(&j, 0, sizeof j);
             int n = 1 + (rep * 37) % 1000;
