@@ -251,6 +251,7 @@ static int has(const sdc_model_files *m, size_t first, size_t n, const char *nam
 sdc_status sdc_diffusers_map_single(sdc_model_files *m, size_t first, size_t n, int *mapped, sdc_error *err) {
     *mapped = 0;
     target t;
+    if (has(m, first, n, "controlnet_cond_embedding.conv_in.weight")) return SDC_OK; /* a ControlNet: names kept */
     if (has(m, first, n, "conv_in.weight") && has(m, first, n, "time_embedding.linear_1.weight")) {
         t = (target){SDC_KEYMAP_UNET, "model.diffusion_model."};
     } else if (has(m, first, n, "decoder.conv_in.weight") && has(m, first, n, "decoder.up_blocks.0.resnets.0.conv1.weight")) {

@@ -57,7 +57,7 @@ static sdc_status get(rd *r, void *out, size_t n) {
 
 /* A string: u64 length + bytes, returned in place (not NUL-terminated). */
 static sdc_status get_str(rd *r, const char **s, size_t *n, size_t max) {
-    uint64_t len;
+    uint64_t len = 0;
     sdc_status st = get(r, &len, 8);
     if (st) return st;
     if (len > r->size - r->pos) return trunc_err(r);
@@ -71,8 +71,8 @@ static sdc_status get_str(rd *r, const char **s, size_t *n, size_t max) {
 static sdc_status skip_value(rd *r, uint32_t type, int depth);
 
 static sdc_status skip_array(rd *r, int depth) {
-    uint32_t et;
-    uint64_t count;
+    uint32_t et = 0;
+    uint64_t count = 0;
     sdc_status st = get(r, &et, 4);
     if (!st) st = get(r, &count, 8);
     if (st) return st;
