@@ -273,9 +273,13 @@ static void map_task(void *arg, int task) {
     int64_t lo = (int64_t)task * MAP_CHUNK, hi = SDC_MIN(lo + MAP_CHUNK, j->n);
     float *x = j->x;
     switch (j->kind) {
-    case MAP_RELU:
-        for (int64_t i = lo; i < hi; i++) x[i] = x[i] > 0.0f ? x[i] : 0.0f;
+    case MAP_RELU: { /* fixed-length inner loops: gcc -O2 vectorizes only those */
+        int64_t i = lo;
+        for (; i + 16 <= hi; i += 16)
+            for (int k = 0; k < 16; k++) x[i + k] = x[i + k] > 0.0f ? x[i + k] : 0.0f;
+        for (; i < hi; i++) x[i] = x[i] > 0.0f ? x[i] : 0.0f;
         break;
+    }
     case MAP_CLAMP:
         for (int64_t i = lo; i < hi; i++) x[i] = 3.0f * tanhf(x[i] / 3.0f);
         break;
