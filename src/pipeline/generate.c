@@ -7,12 +7,16 @@
 
 #include "base/util.h"
 #include "models/vae.h"
+#include "models/vae_tiled.h"
 #include "pipeline/conditioning.h"
 #include "pipeline/denoiser.h"
 #include "pipeline/inpaint.h"
 #include "tensor/ops.h"
 
 #define MAX_BATCH 64
+/* Whole-image VAE passes up to this many activation bytes, tiles above
+ * (a 1024x1024 decode fits; 2048x2048 is tiled). */
+#define DEFAULT_VAE_BUDGET ((size_t)6 << 30)
 
 void sdc_gen_request_default(sdc_gen_request *p) {
     memset(p, 0, sizeof *p);
@@ -55,6 +59,7 @@ sdc_status sdc_gen_request_check(const sdc_sd_model *m, const sdc_gen_request *p
         return sdc_error_set(err, SDC_ERR_INVALID_ARG, "mask is %dx%d but the image is %dx%d", p->mask->width,
                              p->mask->height, p->width, p->height);
     if (p->mask && !img2img) return sdc_error_set(err, SDC_ERR_INVALID_ARG, "a mask needs an init image");
+    if (p->use_taesd && !m->taesd) return sdc_error_set(err, SDC_ERR_INVALID_ARG, "no TAESD model loaded");
     if (m->unet->cfg.in_ch != m->unet->cfg.out_ch && m->unet->cfg.in_ch != m->unet->cfg.out_ch + 5)
         return sdc_error_set(err, SDC_ERR_UNSUPPORTED, "U-Net with %lld input channels is not supported",
                              (long long)m->unet->cfg.in_ch);
@@ -91,7 +96,8 @@ static sdc_status encode_init(run *r, sdc_error *err) {
     sdc_tensor *img = sdc_new_4d(&r->ctx, 1, 3, p->height, p->width);
     if (!img) return ctx_status(r, err);
     if (sdc_image_to_tensor(p->init_image, SDC_RANGE_PM1, img, 0, err) != SDC_OK) return err->status;
-    sdc_tensor *mom = sdc_vae_encode(&r->ctx, r->m->vae, img);
+    size_t budget = p->vae_budget ? p->vae_budget : DEFAULT_VAE_BUDGET;
+    sdc_tensor *mom = sdc_vae_encode_auto(&r->ctx, r->m->vae, img, budget, NULL);
     if (!mom) return ctx_status(r, err);
     for (int64_t b = 0; b < r->B; b++) /* same image for the whole batch; mean = first C channels */
         for (size_t i = 0; i < per; i++) r->init_latent[(size_t)b * per + i] = ((const float *)mom->data)[i] * r->m->scale_factor;
@@ -108,8 +114,12 @@ static sdc_status decode(run *r, sdc_gen_result *out, sdc_error *err) {
         sdc_arena_mark mark = sdc_arena_get_mark(&r->ctx.arena);
         sdc_tensor *z = sdc_new_4d(&r->ctx, 1, r->C, r->h, r->w);
         if (!z) return ctx_status(r, err);
-        for (int64_t i = 0; i < per; i++) ((float *)z->data)[i] = r->x[b * per + i] / r->m->scale_factor;
-        sdc_tensor *img = sdc_vae_decode(&r->ctx, r->m->vae, z);
+        bool taesd = r->p->use_taesd && r->m->taesd;
+        /* the VAE wants unscaled latents; TAESD takes the scaled ones */
+        float scale = taesd ? 1.0f : 1.0f / r->m->scale_factor;
+        for (int64_t i = 0; i < per; i++) ((float *)z->data)[i] = r->x[b * per + i] * scale;
+        size_t budget = r->p->vae_budget ? r->p->vae_budget : DEFAULT_VAE_BUDGET;
+        sdc_tensor *img = taesd ? sdc_taesd_decode(&r->ctx, r->m->taesd, z) : sdc_vae_decode_auto(&r->ctx, r->m->vae, z, budget, NULL);
         if (!img) return ctx_status(r, err);
         const float *d = img->data;
         float *o = out->image01 + b * 3 * H * W;

@@ -34,6 +34,8 @@ typedef struct sdc_gen_request {
     sdc_rng_kind rng;
     int batch_size;  /* images sampled together (>= 1) */
     sdc_compute compute;
+    int use_taesd;            /* decode with the model's TAESD (fast, approximate) */
+    size_t vae_budget;        /* activation bytes above which the VAE works in tiles (0: default) */
 
     /* img2img / inpaint (init_image or init_latent set) */
     const sdc_image *init_image; /* RGB, width x height */

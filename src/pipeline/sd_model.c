@@ -102,6 +102,10 @@ sdc_status sdc_sd_model_load(const sdc_sd_model_opts *o, sdc_sd_model **out, sdc
         st = load_text(m, o, err);
     }
     if (!st && !o->text_only) st = load_vae(m, o, err);
+    if (!st && !o->text_only && o->taesd_path) {
+        sdc_dtype td = o->mat_dtype == SDC_WLOAD_KEEP ? SDC_DTYPE_F32 : o->mat_dtype;
+        st = sdc_taesd_open(&o->taesd_path, 1, td, &m->taesd, err);
+    }
     if (st) {
         sdc_sd_model_free(m);
         return st;
@@ -119,6 +123,7 @@ void sdc_sd_model_free(sdc_sd_model *m) {
     sdc_clip_text_free(m->clip);
     sdc_unet_free(m->unet);
     sdc_vae_free(m->vae);
+    sdc_taesd_free(m->taesd);
     sdc_clip_tokenizer_free(m->tok);
     sdc_model_files_close(m->files);
     sdc_model_files_close(m->vae_files);

@@ -15,6 +15,7 @@
 #include "models/clip_text.h"
 #include "models/lora.h"
 #include "models/unet.h"
+#include "models/taesd.h"
 #include "models/vae.h"
 #include "pipeline/model_config.h"
 #include "text/clip_tokenizer.h"
@@ -25,6 +26,7 @@ typedef struct sdc_sd_model_opts {
     const char *model_path; /* single file or diffusers folder */
     const char *vocab_path; /* NULL: search (clip_tokenizer.h) */
     const char *vae_path;   /* NULL: the checkpoint's own VAE */
+    const char *taesd_path; /* NULL, or a TAESD decoder (file or folder) for fast decoding */
     sdc_dtype mat_dtype;    /* weight dtype for matrices: f32, f16 or bf16 */
     int prediction;         /* -1 auto, 0 epsilon, 1 v */
     int text_only;          /* load the tokenizer and text encoder only (encode-text) */
@@ -43,6 +45,7 @@ typedef struct sdc_sd_model {
     sdc_clip_text *clip;
     sdc_unet *unet;
     sdc_vae *vae;
+    sdc_taesd *taesd; /* NULL unless taesd_path was given */
     char name[256]; /* file name without folder and extension */
     double load_seconds;
 } sdc_sd_model;

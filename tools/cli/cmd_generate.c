@@ -24,7 +24,7 @@
 #include "pipeline/generate.h"
 
 typedef struct gen_opts {
-    const char *model, *vocab, *vae, *prompt, *negative, *sampler, *scheduler, *rng, *precision, *prediction;
+    const char *model, *vocab, *vae, *taesd, *prompt, *negative, *sampler, *scheduler, *rng, *precision, *prediction;
     const char *init_image, *mask, *outpaint, *noise, *init_latent, *output, *output_tensor, *dump_dir;
     int width, height, steps, clip_skip, batch_size, batch_count, mask_blur, threads;
     long long seed;
@@ -97,6 +97,7 @@ static int make_args(gen_opts *o, sdc_arg *a) {
         {"--overwrite", NULL, SDC_ARG_FLAG, &o->overwrite, 0, 0, "replace existing output files", NULL},
         {"--vocab", NULL, SDC_ARG_STRING, &o->vocab, 0, 0, "CLIP vocabulary (bpe_simple_vocab_16e6.txt.gz or a tokenizer folder)", "PATH"},
         {"--vae", NULL, SDC_ARG_STRING, &o->vae, 0, 0, "use this VAE instead of the checkpoint's", "FILE"},
+        {"--taesd", NULL, SDC_ARG_STRING, &o->taesd, 0, 0, "decode with this TAESD (taesd_decoder.pth/.safetensors): fast, approximate", "FILE"},
         {"--precision", NULL, SDC_ARG_STRING, &o->precision, 0, 0, "f32 (exact, default), bf16 (fast), f16 (f16 weights, f32 math)", "P"},
         {"--prediction", NULL, SDC_ARG_STRING, &o->prediction, 0, 0, "eps or v (default: from the model's config or weights)", "TYPE"},
         {"--threads", "-t", SDC_ARG_INT, &o->threads, 0, 1024, "threads (0: all cores)", "N"},
@@ -283,6 +284,7 @@ static uint64_t random_seed(void) {
 static int make_plan(const gen_opts *o, gen_plan *g) {
     sdc_gen_request_default(&g->req);
     if (!o->model) return usage_error("--model is required (see --help)");
+    if (o->taesd && !file_readable(o->taesd)) return usage_error("cannot read the --taesd file");
     if (!file_readable(o->model)) {
         char msg[4200];
         snprintf(msg, sizeof msg, "cannot read model '%s': %s", o->model, strerror(errno));
@@ -501,7 +503,9 @@ int sdc_cmd_generate(int argc, char **argv) {
     sdc_sd_model *m = NULL;
     sdc_error err;
     sdc_error_clear(&err);
-    sdc_sd_model_opts mo = {.model_path = o.model, .vocab_path = o.vocab, .vae_path = o.vae, .mat_dtype = g.mat_dtype,
+    g.req.use_taesd = o.taesd != NULL;
+    sdc_sd_model_opts mo = {.model_path = o.model, .vocab_path = o.vocab, .vae_path = o.vae, .taesd_path = o.taesd,
+                            .mat_dtype = g.mat_dtype,
                             .prediction = g.prediction, .log = &log};
     sdc_status st = pool ? sdc_sd_model_load(&mo, &m, &err) : sdc_error_set(&err, SDC_ERR_OOM, "cannot start threads");
     if (st) {
