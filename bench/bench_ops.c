@@ -268,7 +268,7 @@ static void measure_peaks(bench_cfg *c) {
 
 static void run_all(const bench_cfg *c) {
     static const int64_t gemms[][3] = {{4096, 320, 320}, {4096, 1280, 320}, {4096, 320, 1280}, {1024, 1024, 1024},
-                                       {8192, 640, 2880}, {77, 768, 768}};
+                                       {8192, 640, 2880}, {77, 768, 768}, {2, 1280, 1280}};
     print_header();
     for (size_t i = 0; i < SDC_ARRAY_LEN(gemms); i++) {
         bench_gemm(c, gemms[i][0], gemms[i][1], gemms[i][2], SDC_DTYPE_F32, SDC_COMPUTE_F32);

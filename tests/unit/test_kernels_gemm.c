@@ -146,7 +146,7 @@ TEST(kernels_gemm_column_chunks) {
     sdc_pool *pools[3];
     REQUIRE(make_pools(pools));
     sdc_test_rng rng = {7};
-    gemm_case gc = {3, 1100, 4000, 0, 0, 1, 1};
+    gemm_case gc = {5, 1100, 4000, 0, 0, 1, 1}; /* M > SDC_GEMV_MAX_ROWS: the packed path */
     CHECK(gemm_case_run(tabs, nt, pools, &gc, SDC_DTYPE_F32, SDC_COMPUTE_F32, &rng));
     free_pools(pools);
 }

@@ -249,8 +249,29 @@ static bool run_job(gemm_job *j, sdc_pool *pool, sdc_compute compute) {
     return true;
 }
 
+/* ---- few rows: no packing ---------------------------------------------------- */
+
+/* Columns per gemv task: a multiple of 4 (the kernel's column group). */
+#define GEMV_COLS 64
+
+typedef struct gemv_job {
+    const sdc_gemm_isa *isa;
+    const sdc_gemm_args *a;
+} gemv_job;
+
+static void gemv_task(void *v, int t) {
+    const gemv_job *j = v;
+    int64_t n0 = (int64_t)t * GEMV_COLS;
+    j->isa->gemv(j->a, n0, SDC_MIN(n0 + GEMV_COLS, j->a->N), j->a->compute == SDC_COMPUTE_BF16);
+}
+
 void sdc_x86_gemm(const sdc_gemm_isa *isa, sdc_pool *pool, const sdc_gemm_args *a) {
     if (a->M <= 0 || a->N <= 0) return;
+    if (a->M <= SDC_GEMV_MAX_ROWS) { /* packing the weights would cost more than the product */
+        gemv_job j = {isa, a};
+        sdc_pool_run(pool, (int)sdc_ceil_div(a->N, GEMV_COLS), gemv_task, &j);
+        return;
+    }
     gemm_job j = {
         .isa = isa, .M = a->M, .N = a->N, .K = a->K, .A = a->A, .lda = a->lda,
         .B = a->B, .b_type = a->b_type, .ldb = a->ldb, .bias = a->bias, .res = a->residual,

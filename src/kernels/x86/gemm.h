@@ -60,7 +60,15 @@ typedef struct sdc_gemm_isa {
     void (*pack_a_row)(const float *src, int64_t n, sdc_pack_fmt fmt, void *dst);
     void (*ukr_f32)(const sdc_ukr_args *u);  /* fmt F32 and F32_BF16R */
     void (*ukr_bf16)(const sdc_ukr_args *u); /* fmt BF16; NULL without bf16_native */
+    /* Few-row GEMM without packing (memory-bound: each weight row is read
+     * once): C[m, n] = A[m, :] . B[n, :] + bias[n] + residual[m, n] for
+     * m < M <= SDC_GEMV_MAX_ROWS and n in [n0, n1). round: operands rounded
+     * to bf16 (bf16 compute), products exact in f32. */
+    void (*gemv)(const sdc_gemm_args *a, int64_t n0, int64_t n1, int round);
 } sdc_gemm_isa;
+
+/* GEMMs with at most this many rows take the gemv path. */
+#define SDC_GEMV_MAX_ROWS 4
 
 /* Run a GEMM / convolution with the given ISA parts. On scratch allocation
  * failure they fall back to the reference kernel (same results within the

@@ -154,11 +154,48 @@ static void ukr_f32(const sdc_ukr_args *u) {
     }
 }
 
+/* ---- few-row GEMM ------------------------------------------------------------------ */
+
+/* Columns in groups of 2 (8 accumulators for 4 rows), K in vectors of 8:
+ * each weight row is read once, converted in registers. */
+static void gemv(const sdc_gemm_args *a, int64_t n0, int64_t n1, int round) {
+    int64_t M = a->M, K = a->K, esz = a->b_type == SDC_DTYPE_F32 ? 4 : 2;
+    const char *B = a->B;
+    for (int64_t n = n0; n < n1; n += 2) {
+        int nc = (int)(n1 - n < 2 ? n1 - n : 2);
+        __m256 acc[SDC_GEMV_MAX_ROWS][2];
+        for (int m = 0; m < SDC_GEMV_MAX_ROWS; m++) acc[m][0] = acc[m][1] = _mm256_setzero_ps();
+        for (int64_t k = 0; k < K; k += 8) {
+            int64_t nk = K - k < 8 ? K - k : 8;
+            __m256 bv[2];
+            for (int c = 0; c < 2; c++) {
+                bv[c] = c < nc ? load_f32(B + ((n + c) * a->ldb + k) * esz, a->b_type, nk) : _mm256_setzero_ps();
+                if (round) bv[c] = round_bf16(bv[c]);
+            }
+            for (int m = 0; m < SDC_GEMV_MAX_ROWS; m++) {
+                if (m >= M) break;
+                __m256 av = _mm256_maskload_ps(a->A + m * a->lda + k, tail_mask(nk));
+                if (round) av = round_bf16(av);
+                for (int c = 0; c < 2; c++) acc[m][c] = _mm256_fmadd_ps(av, bv[c], acc[m][c]);
+            }
+        }
+        for (int m = 0; m < M; m++)
+            for (int c = 0; c < nc; c++) {
+                float buf[8], v = 0;
+                _mm256_storeu_ps(buf, acc[m][c]);
+                for (int i = 0; i < 8; i++) v += buf[i];
+                if (a->bias) v += a->bias[n + c];
+                if (a->residual) v += a->residual[m * a->ldr + n + c];
+                a->C[m * a->ldc + n + c] = v;
+            }
+    }
+}
+
 /* kc 256: B micro-panel 256 x 16 f32 = 16 KiB (half of L1); row tiles of
  * 16 micro-panels = 96 rows, an A block of 96 KiB in L2. */
 static const sdc_gemm_isa k_isa = {
     .mr = MR, .nr = NR, .kc_f32 = 256, .kc_bf16 = 256, .mc_panels = 16, .bf16_native = 0,
-    .pack_b = pack_b, .pack_a_row = pack_a_row, .ukr_f32 = ukr_f32, .ukr_bf16 = NULL,
+    .pack_b = pack_b, .pack_a_row = pack_a_row, .ukr_f32 = ukr_f32, .ukr_bf16 = NULL, .gemv = gemv,
 };
 
 const sdc_gemm_isa *sdc_avx2_gemm_isa(void) { return &k_isa; }

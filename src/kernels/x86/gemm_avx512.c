@@ -234,6 +234,42 @@ static void ukr_bf16(const sdc_ukr_args *u) {
     store_tile(u, acc);
 }
 
+/* ---- few-row GEMM ------------------------------------------------------------------ */
+
+/* Columns in groups of 4 (16 accumulators for 4 rows), K in vectors of 16:
+ * each weight row is read once, converted in registers. */
+static void gemv(const sdc_gemm_args *a, int64_t n0, int64_t n1, int round) {
+    int64_t M = a->M, K = a->K, esz = a->b_type == SDC_DTYPE_F32 ? 4 : 2;
+    const char *B = a->B;
+    for (int64_t n = n0; n < n1; n += 4) {
+        int nc = (int)(n1 - n < 4 ? n1 - n : 4);
+        __m512 acc[SDC_GEMV_MAX_ROWS][4];
+        for (int m = 0; m < SDC_GEMV_MAX_ROWS; m++)
+            for (int c = 0; c < 4; c++) acc[m][c] = _mm512_setzero_ps();
+        for (int64_t k = 0; k < K; k += 16) {
+            int64_t nk = K - k < 16 ? K - k : 16;
+            __m512 bv[4];
+            for (int c = 0; c < 4; c++) {
+                bv[c] = c < nc ? load_f32(B + ((n + c) * a->ldb + k) * esz, a->b_type, nk) : _mm512_setzero_ps();
+                if (round) bv[c] = round_bf16(bv[c]);
+            }
+            for (int m = 0; m < SDC_GEMV_MAX_ROWS; m++) {
+                if (m >= M) break;
+                __m512 av = _mm512_maskz_loadu_ps(mask16(nk), a->A + m * a->lda + k);
+                if (round) av = round_bf16(av);
+                for (int c = 0; c < 4; c++) acc[m][c] = _mm512_fmadd_ps(av, bv[c], acc[m][c]);
+            }
+        }
+        for (int m = 0; m < M; m++)
+            for (int c = 0; c < nc; c++) {
+                float v = _mm512_reduce_add_ps(acc[m][c]);
+                if (a->bias) v += a->bias[n + c];
+                if (a->residual) v += a->residual[m * a->ldr + n + c];
+                a->C[m * a->ldc + n + c] = v;
+            }
+    }
+}
+
 /* ---- tables ---------------------------------------------------------------------- */
 
 /* kc: 128 k of f32 B micro-panel = 16 KiB, half of the 32 KiB L1 (the A
@@ -241,11 +277,11 @@ static void ukr_bf16(const sdc_ukr_args *u) {
  * bytes. mc_panels = 8: an A block of 112 x 128 f32 = 56 KiB in L2. */
 static const sdc_gemm_isa k_isa = {
     .mr = MR, .nr = NR, .kc_f32 = 256, .kc_bf16 = 512, .mc_panels = 8, .bf16_native = 0,
-    .pack_b = pack_b, .pack_a_row = pack_a_row, .ukr_f32 = ukr_f32, .ukr_bf16 = NULL,
+    .pack_b = pack_b, .pack_a_row = pack_a_row, .ukr_f32 = ukr_f32, .ukr_bf16 = NULL, .gemv = gemv,
 };
 static const sdc_gemm_isa k_isa_bf16 = {
     .mr = MR, .nr = NR, .kc_f32 = 256, .kc_bf16 = 512, .mc_panels = 8, .bf16_native = 1,
-    .pack_b = pack_b, .pack_a_row = pack_a_row, .ukr_f32 = ukr_f32, .ukr_bf16 = ukr_bf16,
+    .pack_b = pack_b, .pack_a_row = pack_a_row, .ukr_f32 = ukr_f32, .ukr_bf16 = ukr_bf16, .gemv = gemv,
 };
 
 const sdc_gemm_isa *sdc_avx512_gemm_isa(void) { return sdc_cpu_get()->avx512_bf16 ? &k_isa_bf16 : &k_isa; }
