@@ -320,6 +320,14 @@ static sdc_tensor *layer_forward(sdc_ctx *c, const sdc_taesd_layer *L, sdc_tenso
     return sdc_ctx_fail(c, SDC_ERR_INTERNAL, "TAESD: bad layer kind");
 }
 
+/* Stage boundaries worth a dump: conv outputs, and the last layer before a
+ * resolution change (the end of a Block stack). */
+static bool stage_end(const sdc_taesd_half *h, int j) {
+    const sdc_taesd_layer *L = &h->layer[j], *next = j + 1 < h->n_layers ? &h->layer[j + 1] : NULL;
+    if (L->kind == SDC_TAESD_CONV || !next) return true;
+    return next->kind == SDC_TAESD_UP || (next->kind == SDC_TAESD_CONV && next->stride == 2);
+}
+
 /* Runs h's layers on x (NHWC, allocated right after `base`). Each output is
  * moved down to `base`, so the arena holds one layer's input, output and
  * temporaries at a time. */
@@ -330,7 +338,7 @@ static sdc_tensor *run_layers(sdc_ctx *c, const sdc_taesd_half *h, sdc_arena_mar
         sdc_tensor *y = layer_forward(c, L, x);
         if (y != x) y = sdc_keep(c, base, y);
         x = y;
-        sdc_ctx_dump(c, x, "taesd.%s.%d", what, L->index);
+        if (stage_end(h, j)) sdc_ctx_dump(c, x, "taesd.%s.%d", what, L->index);
         if (!sdc_ctx_check_cancel(c)) return NULL;
     }
     return x;

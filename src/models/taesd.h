@@ -25,7 +25,13 @@
  * "taesd_encoder." prefixes), and diffusers AutoencoderTiny
  * ("decoder.layers.N...", "encoder.layers.N...", where the decoder's
  * indices are one lower because diffusers applies the tanh clamp outside
- * its Sequential). Not here: the KL VAE (vae.h), tiling (vae_tiled.h). */
+ * its Sequential).
+ *
+ * Dump names (sdc_ctx_dump): "taesd.decoder.N" / "taesd.encoder.N", N being
+ * the module's index in TAESD's own Sequential, after every conv and at the
+ * end of each Block stack (before a resolution change), in TAESD's own
+ * value range ([0, 1] images). Not here: the KL VAE (vae.h), tiling
+ * (vae_tiled.h). */
 #ifndef SDC_MODELS_TAESD_H
 #define SDC_MODELS_TAESD_H
 
