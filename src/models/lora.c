@@ -731,7 +731,7 @@ static void warn_unmatched(const sdc_lora_set *s, const lfile *f, size_t n_bad, 
     list[0] = 0;
     for (size_t i = f->first; i < f->first + f->count; i++) {
         const lmod *m = &s->mods[i];
-        if (m->target >= 0 || (m->why && strcmp(m->why, "strength 0") == 0) || !m->why) continue;
+        if (m->target >= 0 || !m->why) continue;
         if (shown == 20 || used + strlen(m->name) + 64 > sizeof list) break;
         used += (size_t)snprintf(list + used, sizeof list - used, "%s%s (%s)", shown ? ", " : "", m->name, m->why);
         shown++;
