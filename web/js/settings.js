@@ -1,0 +1,312 @@
+// The settings-form view ("Generate" tab): txt2img / img2img / inpaint through A1111's API
+// (/sdapi/v1/txt2img, /img2img, /progress, /interrupt, /options), with model, sampler,
+// scheduler, LoRA and ControlNet pickers, a live preview while sampling, and a gallery whose
+// cards show each image's infotext with "reuse seed" / "reuse parameters". Not here: the mask
+// painter (mask.js) and infotext parsing (infotext.js).
+import { api, apiOr, blobToBase64, names } from './api.js';
+import { infotextToSettings } from './infotext.js';
+import { MaskPainter } from './mask.js';
+import { imageSrc } from './png.js';
+
+const $ = (id) => document.getElementById(id);
+const POLL_MS = 500;
+const state = { busy: false, painter: null, cnImage: null, schedulers: [], models: [] };
+
+function fillSelect(sel, items, selected) {
+    sel.replaceChildren(
+        ...items.map(({ value, label }) => {
+            const o = document.createElement('option');
+            o.value = value;
+            o.textContent = label ?? value;
+            return o;
+        }),
+    );
+    if (selected !== undefined && items.some((i) => i.value === selected)) sel.value = selected;
+}
+
+async function loadLists() {
+    const [models, options, samplers, schedulers, loras, info] = await Promise.all([
+        apiOr('/sdapi/v1/sd-models', []),
+        apiOr('/sdapi/v1/options', {}),
+        apiOr('/sdapi/v1/samplers', []),
+        apiOr('/sdapi/v1/schedulers', []),
+        apiOr('/sdapi/v1/loras', []),
+        apiOr('/sdc/v1/info', {}),
+    ]);
+    state.models = Array.isArray(models) ? models : [];
+    fillSelect($('model'), state.models.map((m) => ({ value: m.title, label: m.model_name ?? m.title })), options?.sd_model_checkpoint);
+    fillSelect($('sampler_name'), names(samplers, 'name').map((value) => ({ value })), 'Euler a');
+    state.schedulers = Array.isArray(schedulers) ? schedulers : [];
+    const sch = state.schedulers.map((s) => (typeof s === 'string' ? { value: s } : { value: s.name, label: s.label ?? s.name }));
+    fillSelect($('scheduler'), sch, 'automatic');
+    fillSelect($('lora-pick'), names(loras, 'name', 'alias').map((value) => ({ value })));
+    $('lora-add').disabled = $('lora-pick').options.length === 0;
+    let cns = names(info?.controlnets, 'name', 'title', 'model_name');
+    if (cns.length === 0) cns = names((await apiOr('/controlnet/model_list', {}))?.model_list);
+    fillSelect($('cn-model'), cns.map((value) => ({ value })));
+}
+
+function mode() {
+    return document.querySelector('input[name=mode]:checked').value;
+}
+
+function onModeChange() {
+    const m = mode();
+    $('init-box').hidden = m === 'txt2img';
+    $('mask-tools').hidden = m !== 'inpaint';
+    $('mask-canvas').hidden = m !== 'inpaint';
+    state.painter.enabled = m === 'inpaint';
+}
+
+function numberOf(id) {
+    return Number($(id).value);
+}
+
+function basePayload() {
+    return {
+        prompt: $('prompt').value,
+        negative_prompt: $('negative_prompt').value,
+        sampler_name: $('sampler_name').value,
+        scheduler: $('scheduler').value,
+        steps: numberOf('steps'),
+        cfg_scale: numberOf('cfg_scale'),
+        width: numberOf('width'),
+        height: numberOf('height'),
+        seed: numberOf('seed'),
+        batch_size: numberOf('batch_size'),
+        n_iter: numberOf('n_iter'),
+        send_images: true,
+        save_images: false,
+    };
+}
+
+async function buildPayload() {
+    const m = mode();
+    const p = basePayload();
+    if (m !== 'txt2img') {
+        if (!state.painter.hasImage) throw new Error('choose an init image first');
+        p.init_images = [await state.painter.imageBase64()];
+        p.denoising_strength = numberOf('denoising_strength');
+    }
+    if (m === 'inpaint') {
+        if (state.painter.isEmpty()) throw new Error('paint the area to repaint on the image first');
+        p.mask = await state.painter.maskBase64();
+        p.mask_blur = numberOf('mask_blur');
+        p.inpainting_fill = 1;
+        p.inpaint_full_res = false;
+        p.inpainting_mask_invert = 0;
+    }
+    if ($('cn-enabled').checked) {
+        if (!state.cnImage) throw new Error('choose a ControlNet control image first');
+        if (!$('cn-model').value) throw new Error('no ControlNet model is installed');
+        const unit = { enabled: true, module: $('cn-module').value, model: $('cn-model').value, weight: numberOf('cn-weight'), image: state.cnImage, guidance_start: 0, guidance_end: 1, resize_mode: 'Crop and Resize', control_mode: 'Balanced', pixel_perfect: false };
+        p.alwayson_scripts = { controlnet: { args: [unit] } };
+    }
+    return { endpoint: m === 'txt2img' ? '/sdapi/v1/txt2img' : '/sdapi/v1/img2img', payload: p };
+}
+
+function showProgress(p) {
+    const bar = $('gen-progress');
+    bar.value = Math.max(0, Math.min(1, Number(p?.progress) || 0));
+    const st = p?.state ?? {};
+    const parts = [];
+    if (st.sampling_steps) parts.push(`step ${st.sampling_step ?? 0}/${st.sampling_steps}`);
+    if (st.job_count > 1) parts.push(`job ${(st.job_no ?? 0) + 1}/${st.job_count}`);
+    if (p?.eta_relative > 0) parts.push(`ETA ${Number(p.eta_relative).toFixed(1)} s`);
+    $('gen-progress-text').textContent = parts.join(' · ') || (state.busy ? 'working…' : '');
+    if (p?.current_image) {
+        $('live-preview').src = imageSrc(p.current_image);
+        $('live-preview').hidden = false;
+    }
+}
+
+async function pollProgress(token) {
+    while (state.busy && state.token === token) {
+        const p = await apiOr('/sdapi/v1/progress?skip_current_image=false', null);
+        if (state.busy && state.token === token && p) showProgress(p);
+        await new Promise((r) => setTimeout(r, POLL_MS));
+    }
+}
+
+function setBusy(busy) {
+    state.busy = busy;
+    $('generate').disabled = busy;
+    $('interrupt').disabled = !busy;
+    $('generate').textContent = busy ? 'Generating…' : 'Generate';
+}
+
+async function generate(e) {
+    e.preventDefault();
+    if (state.busy) return;
+    $('gen-error').textContent = '';
+    let req;
+    try {
+        req = await buildPayload();
+    } catch (err) {
+        $('gen-error').textContent = err.message;
+        return;
+    }
+    setBusy(true);
+    const token = (state.token = Symbol('run'));
+    const t0 = performance.now();
+    pollProgress(token);
+    try {
+        const res = await api(req.endpoint, { body: req.payload });
+        addResults(res, (performance.now() - t0) / 1000);
+    } catch (err) {
+        $('gen-error').textContent = `Generation failed: ${err.message}`;
+    } finally {
+        setBusy(false);
+        $('live-preview').hidden = true;
+        $('gen-progress').value = 0;
+        $('gen-progress-text').textContent = '';
+    }
+}
+
+function parseInfo(info) {
+    if (info && typeof info === 'object') return info;
+    try {
+        return JSON.parse(info ?? '{}') ?? {};
+    } catch {
+        return {};
+    }
+}
+
+function button(text, onClick, title) {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.textContent = text;
+    if (title) b.title = title;
+    b.addEventListener('click', onClick);
+    return b;
+}
+
+function galleryItem(b64, infotext, seed, seconds) {
+    const li = document.createElement('li');
+    li.className = 'card';
+    const fig = document.createElement('figure');
+    const img = document.createElement('img');
+    img.src = imageSrc(b64);
+    img.alt = infotext ? `Generated: ${infotext.split('\n')[0].slice(0, 120)}` : 'Generated image';
+    const cap = document.createElement('figcaption');
+    const pre = document.createElement('pre');
+    pre.className = 'infotext';
+    pre.textContent = infotext || '(no parameters)';
+    const actions = document.createElement('div');
+    actions.className = 'card-actions';
+    if (seed !== undefined) actions.append(button('Reuse seed', () => ($('seed').value = seed), `Set the seed to ${seed}`));
+    if (infotext) actions.append(button('Reuse parameters', () => applySettings(infotextToSettings(infotext))));
+    const a = document.createElement('a');
+    a.href = img.src;
+    a.download = `sdc-${seed ?? 'image'}.png`;
+    a.textContent = 'Download';
+    actions.append(a);
+    const time = document.createElement('span');
+    time.className = 'muted';
+    time.textContent = seconds ? `${seconds.toFixed(1)} s` : '';
+    actions.append(time);
+    cap.append(pre, actions);
+    fig.append(img, cap);
+    li.append(fig);
+    return li;
+}
+
+function addResults(res, seconds) {
+    const info = parseInfo(res?.info);
+    const texts = info.infotexts ?? [];
+    const seeds = info.all_seeds ?? [];
+    const items = (res?.images ?? []).map((b64, i) =>
+        i < Math.max(texts.length, 1) ? galleryItem(b64, texts[i] ?? '', seeds[i] ?? info.seed, seconds) : galleryItem(b64, 'ControlNet detected map', undefined, 0),
+    );
+    $('gallery').prepend(...items);
+}
+
+function selectMatching(sel, value) {
+    const v = String(value).toLowerCase();
+    const opt = [...sel.options].find((o) => o.value.toLowerCase() === v || o.textContent.toLowerCase() === v);
+    if (opt) sel.value = opt.value;
+    return !!opt;
+}
+
+function applySettings(s) {
+    const set = (id, v) => {
+        if (v !== undefined) $(id).value = v;
+    };
+    set('prompt', s.prompt);
+    set('negative_prompt', s.negative_prompt);
+    for (const k of ['steps', 'cfg_scale', 'seed', 'width', 'height', 'denoising_strength']) set(k, s[k]);
+    if (s.sampler_name) selectMatching($('sampler_name'), s.sampler_name);
+    if (s.scheduler) selectMatching($('scheduler'), s.scheduler);
+    if (s.model) {
+        const m = state.models.find((x) => x.model_name === s.model || x.title === s.model || x.title?.startsWith(`${s.model}.`));
+        if (m && $('model').value !== m.title) {
+            $('model').value = m.title;
+            changeModel();
+        }
+    }
+    $('denoise-out').value = $('denoising_strength').value;
+}
+
+async function changeModel() {
+    const title = $('model').value;
+    $('gen-error').textContent = '';
+    $('generate').disabled = true;
+    $('gen-progress-text').textContent = `loading ${title}…`;
+    try {
+        await api('/sdapi/v1/options', { body: { sd_model_checkpoint: title } });
+    } catch (err) {
+        $('gen-error').textContent = `Model change failed: ${err.message}`;
+    } finally {
+        $('generate').disabled = state.busy;
+        $('gen-progress-text').textContent = '';
+    }
+}
+
+async function onInitFile() {
+    const f = $('init-file').files[0];
+    if (!f) return;
+    try {
+        const { width, height } = await state.painter.setImage(f);
+        $('width').value = Math.max(64, Math.min(2048, width - (width % 8)));
+        $('height').value = Math.max(64, Math.min(2048, height - (height % 8)));
+    } catch (err) {
+        $('gen-error').textContent = err.message;
+    }
+}
+
+function wire() {
+    $('gen-form').addEventListener('submit', generate);
+    $('interrupt').addEventListener('click', () => api('/sdapi/v1/interrupt', { body: {} }).catch(() => {}));
+    $('seed-random').addEventListener('click', () => ($('seed').value = -1));
+    $('model').addEventListener('change', changeModel);
+    for (const r of document.querySelectorAll('input[name=mode]')) r.addEventListener('change', onModeChange);
+    $('init-file').addEventListener('change', onInitFile);
+    $('denoising_strength').addEventListener('input', () => ($('denoise-out').value = $('denoising_strength').value));
+    $('brush-size').addEventListener('input', () => {
+        state.painter.brush = numberOf('brush-size');
+        $('brush-out').value = $('brush-size').value;
+    });
+    $('mask-clear').addEventListener('click', () => state.painter.clear());
+    $('mask-invert').addEventListener('click', () => state.painter.invert());
+    $('lora-add').addEventListener('click', () => {
+        const p = $('prompt');
+        const tag = `<lora:${$('lora-pick').value}:1>`;
+        p.value = p.value && !/\s$/.test(p.value) ? `${p.value} ${tag}` : p.value + tag;
+    });
+    $('cn-file').addEventListener('change', async () => {
+        const f = $('cn-file').files[0];
+        state.cnImage = f ? await blobToBase64(f) : null;
+        $('cn-preview').hidden = !f;
+        if (f) $('cn-preview').src = imageSrc(state.cnImage, f.type || 'image/png');
+    });
+}
+
+/** Starts the view (called once by main.js). */
+export async function start(app) {
+    state.painter = new MaskPainter($('init-canvas'), $('mask-canvas'));
+    wire();
+    onModeChange();
+    await loadLists();
+    app.settings = { applySettings, state };
+    return {};
+}
