@@ -146,8 +146,13 @@ static int64_t vae_moment_ch(const sdc_vae *v) {
     return e->conv_out_w ? e->conv_out_w->shape[0] : 2 * v->latent_ch;
 }
 
+/* Dumps an NCHW result as the strided NHWC view dump hooks expect of 4-D
+ * image tensors (they write NHWC activations back as NCHW). */
 static sdc_tensor *dumped(sdc_ctx *c, sdc_tensor *y, const char *name) {
-    sdc_ctx_dump(c, y, "%s", name);
+    if (!y || !c->dump) return y;
+    sdc_tensor v = sdc_tensor_transpose(y, 1, 2); /* [B, H, C, W] */
+    v = sdc_tensor_transpose(&v, 2, 3);           /* [B, H, W, C] */
+    sdc_ctx_dump(c, &v, "%s", name);
     return y;
 }
 

@@ -22,7 +22,8 @@
  *
  * The per-tile model's own dump names are muted while tiling (they would
  * name tile tensors after whole-image stages); the blended result is dumped
- * as "vae_tiled.decode" / "vae_tiled.encode" (NCHW). Not here: the models
+ * as "vae_tiled.decode" / "vae_tiled.encode" (an NHWC view, as hooks expect
+ * of 4-D image tensors; sdc_tiled_apply itself dumps nothing). Not here: the models
  * (vae.h, taesd.h). */
 #ifndef SDC_MODELS_VAE_TILED_H
 #define SDC_MODELS_VAE_TILED_H

@@ -139,6 +139,67 @@ TEST(tiled_rejects_bad_tiling) {
     sdc_ctx_free(&c);
 }
 
+/* The blended result is dumped as an NHWC view of the NCHW output (what
+ * dump hooks expect of image tensors); the tile passes' own dumps are muted. */
+typedef struct dump_seen {
+    int n_tiled, n_other;
+    float *nchw; /* the dumped view, read back in NCHW order */
+    int64_t shape[4];
+} dump_seen;
+
+static void seen_hook(void *user, const char *name, const sdc_tensor *t) {
+    dump_seen *s = user;
+    if (strcmp(name, "vae_tiled.decode") != 0 || t->ndim != 4) {
+        s->n_other++;
+        return;
+    }
+    s->n_tiled++;
+    int64_t H = t->shape[1], W = t->shape[2], C = t->shape[3];
+    int64_t sh[4] = {1, C, H, W};
+    memcpy(s->shape, sh, sizeof sh);
+    free(s->nchw);
+    s->nchw = malloc((size_t)(C * H * W) * sizeof(float));
+    for (int64_t y = 0; s->nchw && y < H; y++)
+        for (int64_t x = 0; x < W; x++)
+            for (int64_t ch = 0; ch < C; ch++) s->nchw[(ch * H + y) * W + x] = *(float *)sdc_tensor_ptr(t, 0, y, x, ch);
+}
+
+static sdc_tensor *dumping_fn(sdc_ctx *c, const void *model, const sdc_tensor *x) {
+    sdc_ctx_dump(c, x, "inner.stage"); /* must not reach the hook */
+    return sdc_taesd_decode(c, model, x);
+}
+
+TEST(tiled_dump_is_nhwc_view) {
+    const char *paths[1] = {"tests/data/taesd/taesd_decoder.safetensors"};
+    sdc_error err;
+    sdc_error_clear(&err);
+    sdc_taesd *m;
+    REQUIRE_MSG(sdc_taesd_open(paths, 1, SDC_DTYPE_F32, &m, &err) == SDC_OK, "%s", sdc_error_msg(&err));
+    float zd[4 * 5 * 9];
+    sdc_test_rng rng = {3};
+    sdc_test_fill(&rng, zd, 4 * 5 * 9, -2, 2);
+    sdc_tensor z = sdc_tensor_4d(SDC_DTYPE_F32, zd, 1, 4, 5, 9);
+    sdc_ctx c;
+    sdc_ctx_init(&c, NULL, 0);
+    sdc_tile_pass p = {.fn = dumping_fn, .model = m, .in_unit = 1, .out_unit = 8, .out_ch = 3};
+    dump_seen seen = {0, 0, NULL, {0}};
+    c.dump = seen_hook;
+    c.dump_user = &seen;
+    sdc_tensor *y = sdc_tiled_apply(&c, &p, &z, &(sdc_vae_tiling){4, 2});
+    CHECK(y != NULL && seen.n_tiled == 0 && seen.n_other == 0 && c.dump == seen_hook);
+    sdc_ctx_reset(&c);
+    y = sdc_taesd_decode_tiled(&c, m, &z, &(sdc_vae_tiling){4, 2});
+    CHECK_MSG(y != NULL, "%s", sdc_error_msg(&c.err));
+    CHECK(seen.n_tiled == 1 && seen.n_other == 0 && seen.nchw);
+    if (y && seen.nchw) {
+        CHECK(seen.shape[1] == 3 && seen.shape[2] == 40 && seen.shape[3] == 72);
+        CHECK(memcmp(seen.nchw, y->data, (size_t)sdc_tensor_numel(y) * sizeof(float)) == 0);
+    }
+    free(seen.nchw);
+    sdc_ctx_free(&c);
+    sdc_taesd_free(m);
+}
+
 /* ---- the tiny SD VAE ------------------------------------------------------ */
 
 typedef struct tiny {
@@ -284,9 +345,11 @@ TEST(vae_tiled_encode_close_to_whole) {
     tiny_close(&t);
 }
 
-/* The estimates replay vae.c's allocations: they must match the arena's
- * high-water mark of a fresh context (within 5%: vae.c may add small
- * allocations). */
+/* The estimates replay vae.c's allocations: they must never be below the
+ * arena's high-water mark of a fresh context (the pipeline would run out of
+ * its budget) and not far above it (measured: equal for whole passes, +40
+ * bytes tiled; 25% leaves vae.c room to save memory before the replay must
+ * follow). */
 TEST(vae_memory_estimates_match_arena) {
     tiny t;
     REQUIRE(tiny_open(&t));
@@ -310,7 +373,7 @@ TEST(vae_memory_estimates_match_arena) {
         CHECK_MSG(y != NULL, "%s: %s", what[k], sdc_error_msg(&c.err));
         size_t hw = c.arena.high_water;
         printf("    %s: estimate %zu bytes, arena high water %zu\n", what[k], est[k], hw);
-        CHECK_MSG(est[k] >= hw && (double)est[k] <= 1.05 * (double)hw, "%s: estimate %zu, used %zu", what[k], est[k], hw);
+        CHECK_MSG(est[k] >= hw && (double)est[k] <= 1.25 * (double)hw, "%s: estimate %zu, used %zu", what[k], est[k], hw);
         sdc_ctx_free(&c);
     }
     /* more pixels, more memory; tiles bound it (128^2 latents: whole = 4 tiles' worth, tiled = 1 + output) */
