@@ -41,9 +41,9 @@ function freePort() {
 function modelsDir() {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sdc-webui-models-'));
     const model = path.join(SHARED, 'reference/model/sd15-random-tiny');
-    fs.mkdirSync(path.join(dir, 'Stable-diffusion'));
-    fs.symlinkSync(`${model}.safetensors`, path.join(dir, 'Stable-diffusion/sd15-random-tiny.safetensors'));
-    fs.symlinkSync(`${model}.yaml`, path.join(dir, 'Stable-diffusion/sd15-random-tiny.yaml'));
+    fs.symlinkSync(`${model}.safetensors`, path.join(dir, 'sd15-random-tiny.safetensors'));
+    fs.symlinkSync(`${model}.yaml`, path.join(dir, 'sd15-random-tiny.yaml'));
+    fs.symlinkSync(path.join(SHARED, 'clip/bpe_simple_vocab_16e6.txt.gz'), path.join(dir, 'bpe_simple_vocab_16e6.txt.gz'));
     return dir;
 }
 
@@ -53,7 +53,7 @@ async function startServer() {
     const models = modelsDir();
     const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sdc-webui-out-'));
     const argv = ['serve', '--host', '127.0.0.1', '--port', String(port), '--models-dir', models, '--output-dir', outDir,
-        '--vocab', path.join(SHARED, 'clip/bpe_simple_vocab_16e6.txt.gz'), '--web-dir', path.join(REPO, 'web')];
+        '--web-dir', path.join(REPO, 'web')];
     log('starting', SDC, argv.join(' '));
     const logFile = path.join(ARTIFACTS, 'server.log');
     const out = fs.openSync(logFile, 'w');
@@ -110,8 +110,36 @@ async function testSettings(page, url) {
     await card.getByRole('button', { name: 'Reuse parameters' }).click();
     check((await page.inputValue('#steps')) === '3', 'reuse parameters restores steps');
     check((await page.inputValue('#prompt')) === 'a red fox in the snow', 'reuse parameters restores the prompt');
-    await page.screenshot({ path: path.join(ARTIFACTS, 'settings.png'), fullPage: true });
     log('settings: image 64x64 with parameters:', JSON.stringify(info.split('\n').pop()));
+    await testInpaint(page, Buffer.from((await card.locator('img').getAttribute('src')).split(',')[1], 'base64'));
+    await page.screenshot({ path: path.join(ARTIFACTS, 'settings.png'), fullPage: true });
+}
+
+// Inpaint the image just made: upload it as the init image, paint a mask with the mouse.
+async function testInpaint(page, pngBytes) {
+    await page.check('input[name=mode][value=inpaint]');
+    await page.setInputFiles('#init-file', { name: 'init.png', mimeType: 'image/png', buffer: pngBytes });
+    await page.waitForFunction(() => document.getElementById('init-canvas').width === 64, null, { timeout: 10000 });
+    await page.click('#generate');
+    await page.waitForFunction(() => document.getElementById('gen-error').textContent, null, { timeout: 5000 });
+    check(/paint the area/.test(await page.textContent('#gen-error')), 'an empty mask is refused before sending');
+    const box = await page.locator('#mask-canvas').boundingBox();
+    await page.mouse.move(box.x + box.width * 0.3, box.y + box.height * 0.5);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * 0.7, box.y + box.height * 0.5, { steps: 8 });
+    await page.mouse.up();
+    check(!(await page.evaluate(() => window.sdcApp.settings.state.painter.isEmpty())), 'the mouse painted the mask');
+    await page.locator('#denoising_strength').evaluate((el) => {
+        el.value = '0.5';
+        el.dispatchEvent(new Event('input'));
+    });
+    await page.click('#generate');
+    await page.waitForFunction(() => document.querySelectorAll('#gallery li').length === 2 || document.getElementById('gen-error').textContent, null, { timeout: 60000 });
+    const err = await page.textContent('#gen-error');
+    check(!err, `inpaint gave no error (got '${err}')`);
+    const info = await page.locator('#gallery li').first().locator('.infotext').textContent();
+    check(info.includes('Denoising strength: 0.5'), `inpaint infotext has the strength (got '${info}')`);
+    log('settings: inpaint with a painted mask:', JSON.stringify(info.split('\n').pop()));
 }
 
 async function setWidget(page, nodeId, name, value) {

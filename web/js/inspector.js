@@ -1,7 +1,8 @@
 // The node inspector of the node editor: the selected litegraph node's widgets as ordinary
 // form controls (textarea for multi-line text, select for choices, number inputs, checkbox),
 // so values can be typed, pasted and reached by keyboard and screen reader. Changes are written
-// straight to the widget; onChange redraws. Not here: which node is selected (nodes.js).
+// straight to the widget; onChange redraws. An image choice (LoadImage) also gets a file
+// picker that uploads through POST /upload/image. Not here: which node is selected (nodes.js).
 
 function control(w, id) {
     const t = w.type;
@@ -44,6 +45,37 @@ function control(w, id) {
     return [text, () => text.value];
 }
 
+// A file picker that uploads an image (ComfyUI's /upload/image) and selects it in the combo.
+function uploader(w, sel, onChange) {
+    const file = document.createElement('input');
+    file.type = 'file';
+    file.accept = 'image/*';
+    file.setAttribute('aria-label', `Upload an image for ${w.name}`);
+    file.addEventListener('change', async () => {
+        const f = file.files[0];
+        if (!f) return;
+        const form = new FormData();
+        form.append('image', f, f.name);
+        form.append('overwrite', 'true');
+        const res = await fetch('/upload/image', { method: 'POST', body: form });
+        if (!res.ok) {
+            file.setCustomValidity(`upload failed (HTTP ${res.status})`);
+            file.reportValidity();
+            return;
+        }
+        const r = await res.json();
+        const name = r.subfolder ? `${r.subfolder}/${r.name}` : r.name;
+        if (Array.isArray(w.options.values) && !w.options.values.includes(name)) w.options.values.push(name);
+        const o = document.createElement('option');
+        o.value = o.textContent = name;
+        sel.append(o);
+        sel.value = name;
+        w.value = name;
+        onChange();
+    });
+    return file;
+}
+
 /** Fills `form` with the controls of node's widgets (a hint when node is null). */
 export function renderInspector(form, node, onChange) {
     form.replaceChildren();
@@ -72,6 +104,7 @@ export function renderInspector(form, node, onChange) {
             onChange();
         });
         form.append(label, el);
+        if (w.type === 'combo' && w.options?.image_upload) form.append(uploader(w, el, onChange));
     });
     if (!node.widgets?.length) {
         const p = document.createElement('p');

@@ -35,7 +35,7 @@ function addWidget(node, w) {
         }, opts);
         return;
     }
-    if (w.kind === 'combo') node.addWidget('combo', w.name, w.value, null, { values: w.values });
+    if (w.kind === 'combo') node.addWidget('combo', w.name, w.value, null, { values: [...w.values], image_upload: w.upload });
     else if (w.kind === 'toggle') node.addWidget('toggle', w.name, !!w.value, null, {});
     else node.addWidget('text', w.name, w.value ?? '', null, { multiline: !!w.multiline });
 }
@@ -62,9 +62,9 @@ function registerTypes(objectInfo) {
     }
 }
 
-function loadGraph(json, source) {
+function loadGraph(json, source, seedControl = 'fixed') {
     let workflow = json;
-    if (isApiPrompt(json)) workflow = apiToWorkflow(json, ed.objectInfo);
+    if (isApiPrompt(json)) workflow = apiToWorkflow(json, ed.objectInfo, seedControl);
     else if (!isUiWorkflow(json)) throw new Error(`${source}: not a ComfyUI workflow (neither API nor UI format)`);
     const missing = [...new Set(workflow.nodes.map((n) => n.type).filter((t) => !ed.objectInfo[t] && !['Note', 'Reroute', 'PrimitiveNode', 'MarkdownNote'].includes(t)))];
     ed.graph.clear();
@@ -81,7 +81,7 @@ function loadGraph(json, source) {
 }
 
 function loadDefault() {
-    loadGraph(defaultPrompt(ed.objectInfo, Math.floor(Math.random() * 2 ** 32)), 'the default workflow');
+    loadGraph(defaultPrompt(ed.objectInfo, Math.floor(Math.random() * 2 ** 32)), 'the default workflow', 'randomize');
 }
 
 function saveLocal() {

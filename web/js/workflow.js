@@ -27,10 +27,11 @@ function inputEntries(info) {
 
 function widgetOf(name, def) {
     const [type, opts = {}] = Array.isArray(def) ? def : [def];
-    if (Array.isArray(type)) return { name, kind: 'combo', values: type, value: opts.default ?? type[0] ?? '' };
+    const upload = !!opts.image_upload;
+    if (Array.isArray(type)) return { name, kind: 'combo', values: type, value: opts.default ?? type[0] ?? '', upload };
     if (type === 'COMBO') {
         const values = opts.options ?? [];
-        return { name, kind: 'combo', values, value: opts.default ?? values[0] ?? '' };
+        return { name, kind: 'combo', values, value: opts.default ?? values[0] ?? '', upload };
     }
     if (!WIDGET_TYPES.has(type) || opts.forceInput) return null;
     if (type === 'STRING')
@@ -205,13 +206,13 @@ function nodeHeight(spec, extraInputs) {
     return 30 + rows * 20 + spec.widgets.length * 24 + multiline * 60;
 }
 
-function uiNodeOf(id, entry, spec, pos) {
+function uiNodeOf(id, entry, spec, pos, seedControl) {
     const inputs = entry.inputs ?? {};
     const uiInputs = spec.slots.map((s) => ({ name: s.name, type: s.type, link: null }));
     for (const w of spec.widgets)
         if (!w.control && isRef(inputs[w.name])) uiInputs.push({ name: w.name, type: w.type, widget: { name: w.name }, link: null });
     const values = spec.widgets.map((w) => {
-        if (w.control) return 'fixed'; // an imported seed stays as written
+        if (w.control) return seedControl;
         const v = inputs[w.name];
         return v === undefined || isRef(v) ? w.value : v;
     });
@@ -234,10 +235,12 @@ function uiNodeOf(id, entry, spec, pos) {
 
 /**
  * UI workflow (litegraph serialisation, version 0.4) of an API-format prompt, laid out left to
- * right by depth. Node ids must be integers (as ComfyUI's are). Throws Error for a class that
- * /object_info lacks or a non-numeric id; links to missing nodes are dropped.
+ * right by depth. Node ids must be integers (as ComfyUI's are). seedControl is the
+ * control_after_generate mode given to seed widgets ('fixed' keeps an imported seed as
+ * written). Throws Error for a class that /object_info lacks or a non-numeric id; links to
+ * missing nodes are dropped.
  */
-export function apiToWorkflow(prompt, objectInfo) {
+export function apiToWorkflow(prompt, objectInfo, seedControl = 'fixed') {
     const depth = depths(prompt);
     const columnY = {};
     const nodes = [];
@@ -250,7 +253,7 @@ export function apiToWorkflow(prompt, objectInfo) {
         if (!info) throw new Error(`unknown node type '${entry.class_type}'`);
         const d = depth[id] ?? 0;
         const y = columnY[d] ?? 40;
-        const node = uiNodeOf(id, entry, nodeSpec(info), [40 + d * 340, y]);
+        const node = uiNodeOf(id, entry, nodeSpec(info), [40 + d * 340, y], seedControl);
         columnY[d] = y + node.size[1] + 50;
         nodes.push(node);
         byId.set(id, node);
