@@ -18,5 +18,8 @@ int sdc_cmd_tokenize(int argc, char **argv);
 int sdc_cmd_preprocess(int argc, char **argv);
 int sdc_cmd_sigmas(int argc, char **argv);
 int sdc_cmd_noise(int argc, char **argv);
+int sdc_cmd_info(int argc, char **argv);
+int sdc_cmd_convert(int argc, char **argv);
+int sdc_cmd_make_model(int argc, char **argv);
 
 #endif

@@ -13,6 +13,9 @@ static const sdc_cli_command k_commands[] = {
     {"preprocess", "make a ControlNet control image (canny, scribble)", sdc_cmd_preprocess},
     {"sigmas", "print a sampler's sigma schedule and timesteps", sdc_cmd_sigmas},
     {"noise", "print the noise an RNG draws for a seed (torch cpu, A1111 philox)", sdc_cmd_noise},
+    {"info", "describe a model file or folder (format, family, components, shapes)", sdc_cmd_info},
+    {"convert", "convert a model to safetensors or GGUF (f16, q8_0, ...)", sdc_cmd_convert},
+    {"make-model", "write a random-weight model with real names and shapes", sdc_cmd_make_model},
 };
 
 static void usage(FILE *f) {
