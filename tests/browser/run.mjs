@@ -226,8 +226,21 @@ async function testDoodle(page, url) {
     check(size[0] === 256 && size[1] === 256, `doodle frame is 256x256 (got ${size})`);
     const status = await page.textContent('#dd-status');
     check(/^Frame \d+ in [\d.]+ s/.test(status), `frame time shown (got '${status}')`);
+    // two quick strokes: whatever was dropped on the way, the last sketch's frame ends on screen
+    for (const y of [0.7, 0.8]) {
+        await page.mouse.move(box.x + box.width * 0.1, box.y + box.height * y);
+        await page.mouse.down();
+        await page.mouse.move(box.x + box.width * 0.9, box.y + box.height * y, { steps: 6 });
+        await page.mouse.up();
+    }
+    await page.waitForFunction(() => {
+        const d = window.sdcApp.doodle;
+        return !d.dirty && !d.inflight && d.shownSeq === d.seq;
+    }, null, { timeout: 60000 });
+    const d = await page.evaluate(() => ({ frames: window.sdcApp.doodle.frames, seq: window.sdcApp.doodle.seq, dropped: window.sdcApp.doodle.dropped }));
+    check(d.frames >= 2, `a frame came after the second strokes (${JSON.stringify(d)})`);
     await page.screenshot({ path: path.join(ARTIFACTS, 'doodle.png') });
-    log(`doodle: frame after the stroke in ${ms} ms; status '${status}'`);
+    log(`doodle: first frame after the stroke in ${ms} ms; then ${JSON.stringify(d)}; status '${await page.textContent('#dd-status')}'`);
 }
 
 const TESTS = { settings: testSettings, nodes: testNodes, doodle: testDoodle };

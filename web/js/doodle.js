@@ -116,7 +116,6 @@ async function pump() {
             steps: Number($('dd-steps').value),
             strength: Number($('dd-strength').value),
             denoising_strength: Number($('dd-strength').value),
-            cfg_scale: 1,
             width: size,
             height: size,
             client_id: dd.clientId,

@@ -340,6 +340,7 @@ export async function start(app) {
     ed.graph = new LGraph();
     ed.canvas = new LGraphCanvas($('graph-canvas'), ed.graph);
     ed.canvas.show_info = false;
+    ed.canvas.render_canvas_border = false;
     ed.canvas.low_quality_zoom_threshold = 0.45;
     ed.canvas.onNodeSelected = (node) => select(node);
     ed.canvas.onNodeDeselected = () => select(null);
