@@ -369,3 +369,73 @@ sdc_tensor *sdc_taesd_encode(sdc_ctx *c, const sdc_taesd *t, const sdc_tensor *i
     x = run_layers(c, &t->enc, base, x, "encoder");
     return sdc_keep(c, base, sdc_op_nhwc_to_nchw(c, x));
 }
+
+/* ---- memory estimate -------------------------------------------------------- */
+
+/* Arena bytes of one op output of n floats (descriptor + data, 64-aligned);
+ * SIZE_MAX on overflow. */
+static size_t out_bytes(int64_t a, int64_t b, int64_t c, int64_t d) {
+    int64_t n;
+    size_t bytes, desc = (sizeof(sdc_tensor) + 63) & ~(size_t)63;
+    if (__builtin_mul_overflow(a, b, &n) || __builtin_mul_overflow(n, c, &n) || __builtin_mul_overflow(n, d, &n) ||
+        !sdc_mul_ok((size_t)n, 4, &bytes) || !sdc_align_up_ok(bytes, 64, &bytes) || bytes > SIZE_MAX - desc)
+        return SIZE_MAX;
+    return bytes + desc;
+}
+
+static size_t add_sat(size_t a, size_t b) { return a > SIZE_MAX - b ? SIZE_MAX : a + b; }
+
+/* Peak of one layer on P = B*h*w pixels of `in` bytes; *out_b its output. */
+static size_t layer_peak(const sdc_taesd_layer *L, int64_t B, int64_t *h, int64_t *w, size_t in, size_t *out_b) {
+    size_t peak = in;
+    switch (L->kind) {
+    case SDC_TAESD_CLAMP:
+    case SDC_TAESD_RELU: *out_b = in; return in;
+    case SDC_TAESD_UP:
+        *h *= 2, *w *= 2;
+        *out_b = out_bytes(B, *h, *w, L->cout > 0 ? L->cout : 1);
+        return add_sat(in, *out_b);
+    case SDC_TAESD_CONV:
+        *h = (*h + 2 * L->pad - (2 * L->pad + 1)) / L->stride + 1;
+        *w = (*w + 2 * L->pad - (2 * L->pad + 1)) / L->stride + 1;
+        *out_b = out_bytes(B, *h, *w, L->cout);
+        return add_sat(in, *out_b);
+    case SDC_TAESD_BLOCK: {
+        size_t o = *out_b = out_bytes(B, *h, *w, L->cout);
+        if (L->pool_ch) {
+            size_t g = out_bytes(B, *h, *w, L->pool_ch);
+            peak = add_sat(add_sat(peak, g), add_sat(g, out_bytes(B, *h, *w, L->cin)));
+        }
+        peak = add_sat(peak, add_sat(o, o)); /* conv.0, conv.2 */
+        if (L->skip_w) peak = add_sat(peak, o);
+        return add_sat(peak, o);
+    }
+    }
+    return SIZE_MAX;
+}
+
+/* Walks a half from an input of ch x h x w; returns the peak. */
+static size_t half_bytes(const sdc_taesd_half *hf, int64_t B, int64_t ch, int64_t h, int64_t w) {
+    size_t in = out_bytes(B, h, w, ch), peak = in, out = in;
+    int64_t cur = ch;
+    for (int j = 0; j < hf->n_layers; j++) {
+        sdc_taesd_layer L = hf->layer[j];
+        if (L.kind == SDC_TAESD_UP) L.cout = cur; /* upsampling keeps the channels */
+        size_t p = layer_peak(&L, B, &h, &w, in, &out);
+        if (L.kind == SDC_TAESD_CONV || L.kind == SDC_TAESD_BLOCK) cur = L.cout;
+        if (p > peak) peak = p;
+        in = out;
+    }
+    return SDC_MAX(peak, add_sat(out, out)); /* the result and its NCHW copy */
+}
+
+size_t sdc_taesd_decode_bytes(const sdc_taesd *t, int64_t B, int64_t h, int64_t w) {
+    if (!t->dec.present || B < 1 || h < 1 || w < 1) return 0;
+    return half_bytes(&t->dec, B, t->latent_ch, h, w);
+}
+
+size_t sdc_taesd_encode_bytes(const sdc_taesd *t, int64_t B, int64_t H, int64_t W) {
+    if (!t->enc.present || B < 1 || H < 1 || W < 1) return 0;
+    return half_bytes(&t->enc, B, 3, H, W);
+}
+

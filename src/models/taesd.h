@@ -99,4 +99,11 @@ sdc_tensor *sdc_taesd_decode(sdc_ctx *c, const sdc_taesd *t, const sdc_tensor *l
  * latent [B, latent_ch, H/f, W/f] NCHW (scaled SD latent). */
 sdc_tensor *sdc_taesd_encode(sdc_ctx *c, const sdc_taesd *t, const sdc_tensor *image);
 
+/* Activation-arena peak (bytes) of sdc_taesd_decode on [B, latent_ch, h, w]
+ * and of sdc_taesd_encode on [B, 3, H, W], replaying taesd.c's allocations
+ * (tested against the arena's high-water mark); 0 when that half is missing,
+ * SIZE_MAX on overflow. Kernel scratch and weights not included. */
+size_t sdc_taesd_decode_bytes(const sdc_taesd *t, int64_t B, int64_t h, int64_t w);
+size_t sdc_taesd_encode_bytes(const sdc_taesd *t, int64_t B, int64_t H, int64_t W);
+
 #endif

@@ -337,3 +337,13 @@ sdc_tensor *sdc_vae_encode_auto(sdc_ctx *c, const sdc_vae *v, const sdc_tensor *
         return sdc_vae_encode(c, v, image);
     return sdc_vae_encode_tiled(c, v, image, t);
 }
+
+sdc_tensor *sdc_taesd_decode_auto(sdc_ctx *c, const sdc_taesd *m, const sdc_tensor *latent, size_t budget_bytes,
+                                  const sdc_vae_tiling *t) {
+    if (!latent || !sdc_ctx_ok(c)) return NULL;
+    if (budget_bytes == 0 || latent->ndim != 4 ||
+        sdc_taesd_decode_bytes(m, latent->shape[0], latent->shape[2], latent->shape[3]) <= budget_bytes)
+        return sdc_taesd_decode(c, m, latent);
+    return sdc_taesd_decode_tiled(c, m, latent, t);
+}
+

@@ -88,5 +88,8 @@ sdc_tensor *sdc_vae_decode_auto(sdc_ctx *c, const sdc_vae *v, const sdc_tensor *
                                 const sdc_vae_tiling *t);
 sdc_tensor *sdc_vae_encode_auto(sdc_ctx *c, const sdc_vae *v, const sdc_tensor *image, size_t budget_bytes,
                                 const sdc_vae_tiling *t);
+/* Same for TAESD (estimate: sdc_taesd_decode_bytes). */
+sdc_tensor *sdc_taesd_decode_auto(sdc_ctx *c, const sdc_taesd *m, const sdc_tensor *latent, size_t budget_bytes,
+                                  const sdc_vae_tiling *t);
 
 #endif

@@ -269,3 +269,32 @@ TEST(taesd_rejects_bad_input) {
     sdc_ctx_free(&c);
     sdc_taesd_free(t);
 }
+
+/* The estimates replay taesd.c's allocations: never below the arena's
+ * high-water mark of a fresh context, and not far above (25%). */
+TEST(taesd_memory_estimates_match_arena) {
+    sdc_taesd *t = open_taesd(DATA "taesd_decoder.safetensors", DATA "taesd_encoder.safetensors");
+    sdc_taesd *v = open_taesd(DATA "variant_decoder.safetensors", NULL);
+    REQUIRE(t && v);
+    static float buf[2 * 3 * 40 * 56];
+    const int64_t shapes[4][4] = {{2, 4, 5, 7}, {1, 3, 40, 56}, {1, 4, 3, 9}, {1, 4, 6, 8}};
+    for (int k = 0; k < 4; k++) {
+        const int64_t *s = shapes[k];
+        const sdc_taesd *m = k == 2 ? v : t;
+        sdc_tensor x = sdc_tensor_make(SDC_DTYPE_F32, buf, 4, s);
+        sdc_ctx c;
+        REQUIRE(sdc_ctx_init(&c, NULL, 0) == SDC_OK);
+        sdc_tensor *y = k == 1 ? sdc_taesd_encode(&c, m, &x) : sdc_taesd_decode(&c, m, &x);
+        size_t est = k == 1 ? sdc_taesd_encode_bytes(m, s[0], s[2], s[3]) : sdc_taesd_decode_bytes(m, s[0], s[2], s[3]);
+        size_t hw = c.arena.high_water;
+        printf("    case %d: estimate %zu, arena high water %zu\n", k, est, hw);
+        CHECK_MSG(y && est >= hw && (double)est <= 1.25 * (double)hw, "case %d: estimate %zu, used %zu", k, est, hw);
+        sdc_ctx_free(&c);
+    }
+    CHECK(sdc_taesd_decode_bytes(t, 1, 64, 64) > 4 * sdc_taesd_decode_bytes(t, 1, 16, 16));
+    CHECK(sdc_taesd_decode_bytes(t, 1, (int64_t)1 << 50, 8) == SIZE_MAX);
+    CHECK(sdc_taesd_encode_bytes(v, 1, 8, 8) == 0); /* no encoder */
+    sdc_taesd_free(t);
+    sdc_taesd_free(v);
+}
+

@@ -446,6 +446,13 @@ TEST(taesd_tiled_decode_encode) {
         CHECK_MSG(d.max_abs < TAESD_MAX_TOL && d.mean_abs < TAESD_MEAN_TOL, "max %g mean %g", d.max_abs, d.mean_abs);
     }
     sdc_ctx_reset(&c);
+    size_t budget = sdc_taesd_decode_bytes(m, 1, 20, 28);
+    sdc_tensor *a = sdc_taesd_decode_auto(&c, m, &z, budget, &(sdc_vae_tiling){12, 6}); /* fits: whole */
+    CHECK(ref && a && memcmp(a->data, ref, (size_t)n * sizeof *ref) == 0);
+    sdc_ctx_reset(&c);
+    a = sdc_taesd_decode_auto(&c, m, &z, budget - 1, &(sdc_vae_tiling){12, 6}); /* does not: tiled */
+    CHECK(ref && a && memcmp(a->data, ref, (size_t)n * sizeof *ref) != 0);
+    sdc_ctx_reset(&c);
     sdc_tensor img = sdc_tensor_4d(SDC_DTYPE_F32, ref, 1, 3, 160, 224);
     sdc_tensor *lat = ref ? sdc_taesd_encode_tiled(&c, m, &img, &(sdc_vae_tiling){12, 6}) : NULL;
     CHECK_MSG(lat && lat->shape[1] == 4 && lat->shape[2] == 20 && lat->shape[3] == 28, "%s", sdc_error_msg(&c.err));
