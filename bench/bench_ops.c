@@ -33,38 +33,6 @@ typedef struct bench_cfg {
 
 /* ---- peak ---------------------------------------------------------------- */
 
-typedef struct peak_job {
-    double (*fn)(int64_t);
-    int64_t iters;
-    atomic_int started;
-    int n;
-    double flops[64];
-} peak_job;
-
-static void peak_task(void *v, int t) {
-    peak_job *j = v;
-    /* wait until every task runs, so they really run at the same time */
-    atomic_fetch_add(&j->started, 1);
-    while (atomic_load(&j->started) < j->n) {
-    }
-    j->flops[t] = j->fn(j->iters);
-}
-
-/* GFLOP/s of fn on n threads at once (n tasks on the pool). */
-static double peak_rate(sdc_pool *pool, int n, double (*fn)(int64_t)) {
-    peak_job j = {.fn = fn, .iters = 1000000, .n = n};
-    double best = 0;
-    for (int rep = 0; rep < 3; rep++) {
-        atomic_store(&j.started, 0);
-        double t0 = sdc_time_now();
-        sdc_pool_run(n > 1 ? pool : NULL, n, peak_task, &j);
-        double dt = sdc_time_now() - t0, f = 0;
-        for (int i = 0; i < n; i++) f += j.flops[i];
-        if (f / dt > best) best = f / dt;
-    }
-    return best * 1e-9;
-}
-
 /* ---- timing ------------------------------------------------------------------ */
 
 typedef void (*op_fn)(const bench_cfg *c, const sdc_kernels *k, void *arg);
@@ -254,13 +222,13 @@ static void measure_peaks(bench_cfg *c) {
     double (*fma)(int64_t) = avx512 ? sdc_bench_peak_fma_avx512 : sdc_bench_peak_fma_avx2;
     if (strcmp(c->k->name, "ref") == 0) fma = f->avx512f ? sdc_bench_peak_fma_avx512 : f->avx2 ? sdc_bench_peak_fma_avx2 : NULL;
     if (!fma) return;
-    double f1 = peak_rate(c->pool, 1, fma), fn = c->threads > 1 ? peak_rate(c->pool, c->threads, fma) : f1;
+    double f1 = sdc_bench_peak_rate(c->pool, 1, fma), fn = c->threads > 1 ? sdc_bench_peak_rate(c->pool, c->threads, fma) : f1;
     printf("peak f32 FMA (%s): %.1f GFLOP/s on 1 thread, %.1f on %d\n", fma == sdc_bench_peak_fma_avx512 ? "zmm" : "ymm",
            f1, fn, c->threads);
     c->peak_f32 = fn;
     if (avx512 && f->avx512_bf16) {
-        double b1 = peak_rate(c->pool, 1, sdc_bench_peak_dpbf16_avx512);
-        double bn = c->threads > 1 ? peak_rate(c->pool, c->threads, sdc_bench_peak_dpbf16_avx512) : b1;
+        double b1 = sdc_bench_peak_rate(c->pool, 1, sdc_bench_peak_dpbf16_avx512);
+        double bn = c->threads > 1 ? sdc_bench_peak_rate(c->pool, c->threads, sdc_bench_peak_dpbf16_avx512) : b1;
         printf("peak bf16 vdpbf16ps: %.1f GFLOP/s on 1 thread, %.1f on %d\n", b1, bn, c->threads);
         c->peak_bf16 = bn;
     }

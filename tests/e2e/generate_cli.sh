@@ -30,6 +30,15 @@ for i in 0001 0002 0003 0004; do [ -s "$T/batch-$i.png" ] || fail "missing batch
     -o "$T/i2i.png" || fail "img2img failed"
 grep -a -q "Denoising strength: 0.5" "$T/i2i.png" || fail "img2img infotext lacks the strength"
 
+# LoRA: a file with strength, and a prompt tag resolved in --lora-dir; both change the image
+gen -p "a red fox" --seed 7 --sampler "Euler a" --lora tests/data/control/lora_kohya.safetensors:0.8 -o "$T/lora.png" \
+    --output-tensor "$T/lora.safetensors" || fail "--lora failed"
+cmp -s "$T/a.png" "$T/lora.png" && fail "the LoRA changed nothing"
+mkdir -p "$T/loras" && cp tests/data/control/lora_kohya.safetensors "$T/loras/Fox.safetensors"
+gen -p "a red fox <lora:fox:0.8>" --seed 7 --sampler "Euler a" --lora-dir "$T/loras" -o "$T/tag.png" \
+    --output-tensor "$T/tag.safetensors" || fail "lora tag failed"
+"$SDC" compare "$T/tag.safetensors" "$T/lora.safetensors" --tol 0 >/dev/null || fail "<lora:fox:0.8> differs from --lora FILE:0.8"
+
 expect_usage_error() { # description, then arguments
     local what=$1
     shift
@@ -49,6 +58,10 @@ expect_usage_error "unknown scheduler" --scheduler nosuch
 expect_usage_error "missing init image" --init-image "$T/nope.png"
 expect_usage_error "mask of another size" --init-image "$T/a.png" --mask "$SHARED/reference/tiny/pipe/txt2img_ddim_128.png"
 expect_usage_error "bad noise file" --noise "$MODEL"
+expect_usage_error "missing LoRA" --lora "$T/nope.safetensors"
+expect_usage_error "lora tag without --lora-dir" -p "x <lora:fox:1>"
+expect_usage_error "ControlNet without an image" --control-net "$MODEL"
+expect_usage_error "unknown preprocessor" --control-net "$MODEL" --control-image "$T/a.png" --control-preprocess nosuch
 "$SDC" generate -m "$T/nope.safetensors" -q -o "$T/bad.png" 2>/dev/null
 [ $? -eq 2 ] || fail "missing model: expected exit code 2"
 # an existing output is never replaced without --overwrite

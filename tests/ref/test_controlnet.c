@@ -316,3 +316,71 @@ TEST(controlnet_rejects_other_files) {
     CHECK(sdc_controlnet_open(sdc_test_shared(TINY_MODEL), NULL, &cn, &err) == SDC_ERR_FORMAT && cn == NULL);
     CHECK(strstr(sdc_error_msg(&err), "not a ControlNet") != NULL);
 }
+
+/* The pipeline's wiring (pipeline/control.c + sdc_generate): strength 0 or
+ * a step range that excludes every step gives exactly the plain image; a
+ * ControlNet in range changes it. */
+#include "pipeline/control.h"
+#include "pipeline/generate.h"
+
+static bool gen_with(const sdc_sd_model *m, const sdc_control_spec *spec, float *out) {
+    sdc_control_set set;
+    sdc_error err;
+    sdc_error_clear(&err);
+    if (sdc_control_set_prepare(&set, spec, spec ? 1 : 0, 64, 64, NULL, SDC_COMPUTE_F32, &err) != SDC_OK) {
+        sdc_test_fail(__FILE__, __LINE__, "%s", sdc_error_msg(&err));
+        return false;
+    }
+    sdc_gen_request r;
+    sdc_gen_request_default(&r);
+    r.prompt = "a red fox";
+    r.width = r.height = 64;
+    r.steps = 3;
+    r.seed = 9;
+    if (spec) {
+        r.extra_fn = sdc_control_extra_fn;
+        r.extra_user = &set;
+    }
+    sdc_gen_result res;
+    bool ok = sdc_generate(m, NULL, &r, &res, &err) == SDC_OK;
+    if (!ok) sdc_test_fail(__FILE__, __LINE__, "%s", sdc_error_msg(&err));
+    else memcpy(out, res.image01, 3 * 64 * 64 * sizeof(float)), sdc_gen_result_free(&res);
+    sdc_control_set_free(&set);
+    return ok;
+}
+
+TEST(controlnet_pipeline_wiring) {
+    static wlist l;
+    REQUIRE(build_cn(&l, 0.75f, 1.0f));
+    const char *path = sdc_test_tmp("cn_pipe.safetensors");
+    bool written = write_cn(&l, path, "control_model.", NULL);
+    wl_free(&l);
+    REQUIRE(written);
+    sdc_controlnet *cn = open_cn(path);
+    REQUIRE(cn != NULL);
+    char model[4096], vocab[4096];
+    snprintf(model, sizeof model, "%s", sdc_test_shared(TINY_MODEL));
+    snprintf(vocab, sizeof vocab, "%s", sdc_test_shared("clip"));
+    sdc_sd_model_opts mo = {.model_path = model, .vocab_path = vocab, .mat_dtype = SDC_DTYPE_F32, .prediction = -1};
+    sdc_sd_model *m = NULL;
+    sdc_error err;
+    sdc_error_clear(&err);
+    REQUIRE_MSG(sdc_sd_model_load(&mo, &m, &err) == SDC_OK, "%s", sdc_error_msg(&err));
+    sdc_image hint = {0};
+    REQUIRE(sdc_image_alloc(&hint, 40, 48, 3, &err) == SDC_OK); /* another size: resized to 64x64 */
+    for (size_t i = 0; i < sdc_image_bytes(&hint); i++) hint.data[i] = (uint8_t)((i * 37) % 251);
+    static float plain[3 * 64 * 64], zero[3 * 64 * 64], off[3 * 64 * 64], on[3 * 64 * 64];
+    sdc_control_spec s0 = {.cn = cn, .image = &hint, .strength = 0, .start = 0, .end = 1};
+    sdc_control_spec s_off = {.cn = cn, .image = &hint, .strength = 1, .start = 0.99f, .end = 1};
+    sdc_control_spec s_on = {.cn = cn, .image = &hint, .strength = 1, .start = 0, .end = 1};
+    if (gen_with(m, NULL, plain) && gen_with(m, &s0, zero) && gen_with(m, &s_off, off) && gen_with(m, &s_on, on)) {
+        CHECK(memcmp(plain, zero, sizeof plain) == 0);
+        CHECK(memcmp(plain, off, sizeof plain) == 0);
+        double d = 0;
+        for (size_t i = 0; i < 3 * 64 * 64; i++) d = fmax(d, fabs(plain[i] - on[i]));
+        CHECK_MSG(d > 1e-3, "the ControlNet changed nothing (max diff %g)", d);
+    }
+    sdc_image_free(&hint);
+    sdc_sd_model_free(m);
+    sdc_controlnet_free(cn);
+}

@@ -20,6 +20,10 @@
 #include "image/image_io.h"
 #include "image/mask.h"
 #include "image/resize.h"
+#include "image/preprocess.h"
+#include "models/lora.h"
+#include "models/lora_tags.h"
+#include "pipeline/control.h"
 #include "pipeline/dump.h"
 #include "pipeline/generate.h"
 
@@ -30,6 +34,8 @@ typedef struct gen_opts {
     long long seed;
     float cfg, strength, eta;
     bool overwrite, verbose, quiet;
+    const char *lora_dir;
+    sdc_arg_list loras, cn_paths, cn_images, cn_strengths, cn_starts, cn_ends, cn_pre;
 } gen_opts;
 
 /* everything resolved from the options, before any heavy work */
@@ -43,6 +49,12 @@ typedef struct gen_plan {
     float *noise, *init_latent;
     int n_images;
     char **names;
+    sdc_lora_set *loras;
+    char *clean_prompt; /* the prompt without <lora:...> tags */
+    int n_controls;
+    sdc_image control_img[SDC_MAX_CONTROLS];
+    sdc_control_spec control[SDC_MAX_CONTROLS];
+    sdc_controlnet *cn[SDC_MAX_CONTROLS];
 } gen_plan;
 
 static const char *k_extra_help =
@@ -70,7 +82,7 @@ static void set_defaults(gen_opts *o) {
 }
 
 /* The option table; returns its length. a must hold SDC_GEN_MAX_ARGS. */
-#define SDC_GEN_MAX_ARGS 40
+#define SDC_GEN_MAX_ARGS 64
 static int make_args(gen_opts *o, sdc_arg *a) {
     const sdc_arg t[] = {
         {"--model", "-m", SDC_ARG_STRING, &o->model, 0, 0, "checkpoint: .safetensors / .ckpt / .gguf file or diffusers folder (required)", "PATH"},
@@ -105,6 +117,14 @@ static int make_args(gen_opts *o, sdc_arg *a) {
         {"--init-latent", NULL, SDC_ARG_STRING, &o->init_latent, 0, 0, "verification: tensor 'latent' (scaled) replaces encoding the init image", "FILE"},
         {"--output-tensor", NULL, SDC_ARG_STRING, &o->output_tensor, 0, 0, "also write the images as float32 tensor 'image' [B,3,H,W]", "FILE"},
         {"--dump-dir", NULL, SDC_ARG_STRING, &o->dump_dir, 0, 0, "write every stage's output as safetensors (docs/DEBUGGING.md)", "DIR"},
+        {"--lora", NULL, SDC_ARG_LIST, &o->loras, 0, 0, "apply a LoRA / LCM-LoRA (repeatable; TE strength defaults to UNET)", "FILE[:UNET[:TE]]"},
+        {"--lora-dir", NULL, SDC_ARG_STRING, &o->lora_dir, 0, 0, "folder for <lora:name:weight> prompt tags", "DIR"},
+        {"--control-net", NULL, SDC_ARG_LIST, &o->cn_paths, 0, 0, "ControlNet model (repeatable; one group per --control-net)", "FILE"},
+        {"--control-image", NULL, SDC_ARG_LIST, &o->cn_images, 0, 0, "its control image (resized to the output)", "FILE"},
+        {"--control-strength", NULL, SDC_ARG_LIST, &o->cn_strengths, 0, 0, "its strength (1)", "S"},
+        {"--control-start", NULL, SDC_ARG_LIST, &o->cn_starts, 0, 0, "fraction of the steps where it starts (0)", "F"},
+        {"--control-end", NULL, SDC_ARG_LIST, &o->cn_ends, 0, 0, "fraction of the steps where it ends (1)", "F"},
+        {"--control-preprocess", NULL, SDC_ARG_LIST, &o->cn_pre, 0, 0, "none, canny, scribble or scribble_xdog (none)", "NAME"},
         {"--verbose", "-v", SDC_ARG_FLAG, &o->verbose, 0, 0, "report CPU features, kernels, model details", NULL},
         {"--quiet", "-q", SDC_ARG_FLAG, &o->quiet, 0, 0, "no progress bar or summary", NULL},
     };
@@ -280,6 +300,103 @@ static uint64_t random_seed(void) {
     return s;
 }
 
+/* --lora arguments and <lora:name:w> prompt tags -> a LoRA set */
+static int plan_loras(const gen_opts *o, gen_plan *g) {
+    sdc_error err;
+    sdc_error_clear(&err);
+    sdc_lora_tag *tags = NULL;
+    size_t n_tags = 0;
+    if (sdc_lora_tags_extract(o->prompt, &g->clean_prompt, &tags, &n_tags, &err) != SDC_OK) return usage_error(sdc_error_msg(&err));
+    g->req.prompt = g->clean_prompt;
+    if (o->loras.n == 0 && n_tags == 0) {
+        free(tags);
+        return 0;
+    }
+    if (n_tags && !o->lora_dir) {
+        free(tags);
+        return usage_error("the prompt has <lora:...> tags: give --lora-dir DIR (the folder holding NAME.safetensors)");
+    }
+    int rc = 0;
+    if (sdc_lora_set_new(&g->loras, &err) != SDC_OK) rc = usage_error(sdc_error_msg(&err));
+    for (int i = 0; !rc && i < o->loras.n; i++) {
+        char path[4096];
+        float u = 1, t = 1;
+        if (sdc_lora_spec_parse(o->loras.items[i], path, sizeof path, &u, &t, &err) != SDC_OK ||
+            sdc_lora_set_add(g->loras, path, u, t, &err) != SDC_OK)
+            rc = usage_error(sdc_error_msg(&err));
+    }
+    for (size_t i = 0; !rc && i < n_tags; i++) {
+        char path[4096];
+        if (sdc_lora_find(o->lora_dir, tags[i].name, path, sizeof path, &err) != SDC_OK ||
+            sdc_lora_set_add(g->loras, path, tags[i].unet, tags[i].te, &err) != SDC_OK)
+            rc = usage_error(sdc_error_msg(&err));
+    }
+    free(tags);
+    return rc;
+}
+
+static int parse_float_item(const sdc_arg_list *l, int i, float def, float lo, float hi, const char *what, float *out) {
+    *out = def;
+    if (i >= l->n) return 0;
+    char *end;
+    double v = strtod(l->items[i], &end);
+    if (*end || end == l->items[i] || v < lo || v > hi) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "%s '%s' must be a number in [%g, %g]", what, l->items[i], lo, hi);
+        return usage_error(msg);
+    }
+    *out = (float)v;
+    return 0;
+}
+
+/* control images (loaded and preprocessed now, so bad files fail early) */
+static int plan_controls(const gen_opts *o, gen_plan *g) {
+    if (o->cn_paths.n == 0) {
+        if (o->cn_images.n || o->cn_strengths.n || o->cn_pre.n) return usage_error("--control-* options need --control-net");
+        return 0;
+    }
+    if (o->cn_paths.n > SDC_MAX_CONTROLS) return usage_error("too many --control-net");
+    if (o->cn_images.n != o->cn_paths.n) return usage_error("give one --control-image per --control-net");
+    sdc_error err;
+    sdc_error_clear(&err);
+    static const uint8_t white[3] = {255, 255, 255};
+    for (int i = 0; i < o->cn_paths.n; i++) {
+        sdc_control_spec *sp = &g->control[i];
+        if (!file_readable(o->cn_paths.items[i])) return usage_error("cannot read a --control-net file");
+        if (parse_float_item(&o->cn_strengths, i, 1, 0, 10, "--control-strength", &sp->strength) ||
+            parse_float_item(&o->cn_starts, i, 0, 0, 1, "--control-start", &sp->start) ||
+            parse_float_item(&o->cn_ends, i, 1, 0, 1, "--control-end", &sp->end))
+            return 2;
+        sdc_image raw = {0}, rgb = {0};
+        if (sdc_image_load(o->cn_images.items[i], &raw, NULL, &err) != SDC_OK ||
+            sdc_image_flatten(&raw, white, &rgb, &err) != SDC_OK) {
+            sdc_image_free(&raw);
+            return usage_error(sdc_error_msg(&err));
+        }
+        sdc_image_free(&raw);
+        const char *pre = i < o->cn_pre.n ? o->cn_pre.items[i] : "none";
+        sdc_status st = SDC_OK;
+        sdc_image done = {0};
+        if (!strcmp(pre, "canny")) st = sdc_canny(&rgb, 100, 200, &done, &err);
+        else if (!strcmp(pre, "scribble")) st = sdc_scribble_threshold(&rgb, 128, &done, &err);
+        else if (!strcmp(pre, "scribble_xdog")) st = sdc_scribble_xdog(&rgb, 32, &done, &err);
+        else if (strcmp(pre, "none")) st = sdc_error_set(&err, SDC_ERR_INVALID_ARG, "unknown --control-preprocess '%s' (none, canny, scribble, scribble_xdog)", pre);
+        if (!st && done.data) { /* preprocessors give gray maps: ControlNets take RGB */
+            sdc_image_free(&rgb);
+            st = sdc_image_convert(&done, 3, &rgb, &err);
+        }
+        sdc_image_free(&done);
+        if (st) {
+            sdc_image_free(&rgb);
+            return usage_error(sdc_error_msg(&err));
+        }
+        g->control_img[i] = rgb;
+        sp->image = &g->control_img[i];
+        g->n_controls++;
+    }
+    return 0;
+}
+
 /* checks and loads everything the user gave; returns an exit code */
 static int make_plan(const gen_opts *o, gen_plan *g) {
     sdc_gen_request_default(&g->req);
@@ -316,6 +433,7 @@ static int make_plan(const gen_opts *o, gen_plan *g) {
     if (g->req.width % 8 || g->req.height % 8) return usage_error("--width and --height must be multiples of 8");
     if ((rc = load_tensors(o, g))) return rc;
     if (o->init_latent && !o->init_image && (o->mask || o->outpaint)) return usage_error("inpainting needs --init-image");
+    if ((rc = plan_loras(o, g)) || (rc = plan_controls(o, g))) return rc;
     g->req.init_image = g->init.data ? &g->init : NULL;
     g->req.mask = g->mask.data ? &g->mask : NULL;
     return plan_outputs(o, g);
@@ -328,6 +446,31 @@ static void plan_free(gen_plan *g) {
     free(g->init_latent);
     for (int i = 0; g->names && i < g->n_images; i++) free(g->names[i]);
     free(g->names);
+    sdc_lora_set_free(g->loras);
+    free(g->clean_prompt);
+    for (int i = 0; i < g->n_controls; i++) {
+        sdc_image_free(&g->control_img[i]);
+        sdc_controlnet_free(g->cn[i]);
+    }
+}
+
+/* opens the ControlNets (after the model: same precision and head layout)
+ * and encodes their hints */
+static sdc_status load_controls(gen_plan *g, const gen_opts *o, const sdc_sd_model *m, sdc_pool *pool,
+                                sdc_control_set *set, sdc_error *err) {
+    sdc_controlnet_opts co = {.mat_dtype = g->mat_dtype, .num_heads = m->cfg.unet_num_heads, .head_dim = m->cfg.unet_head_dim};
+    for (int i = 0; i < g->n_controls; i++) {
+        sdc_status st = sdc_controlnet_open(o->cn_paths.items[i], &co, &g->cn[i], err);
+        if (st) return st;
+        g->control[i].cn = g->cn[i];
+    }
+    sdc_status st = sdc_control_set_prepare(set, g->control, g->n_controls, g->req.width, g->req.height, pool,
+                                            g->req.compute, err);
+    if (!st && g->n_controls) {
+        g->req.extra_fn = sdc_control_extra_fn;
+        g->req.extra_user = set;
+    }
+    return st;
 }
 
 /* ---- running --------------------------------------------------------------------- */
@@ -500,19 +643,29 @@ int sdc_cmd_generate(int argc, char **argv) {
         dumping = true;
     }
     sdc_pool *pool = sdc_pool_create(o.threads);
+    if (g.loras && pool) sdc_lora_set_pool(g.loras, pool); /* merging runs on all cores */
     sdc_sd_model *m = NULL;
     sdc_error err;
     sdc_error_clear(&err);
     g.req.use_taesd = o.taesd != NULL;
     sdc_sd_model_opts mo = {.model_path = o.model, .vocab_path = o.vocab, .vae_path = o.vae, .taesd_path = o.taesd,
-                            .mat_dtype = g.mat_dtype,
+                            .loras = g.loras, .mat_dtype = g.mat_dtype,
                             .prediction = g.prediction, .log = &log};
     sdc_status st = pool ? sdc_sd_model_load(&mo, &m, &err) : sdc_error_set(&err, SDC_ERR_OOM, "cannot start threads");
     if (st) {
         fprintf(stderr, "sdc generate: %s\n", sdc_error_msg(&err));
         rc = exit_code(st);
     } else {
-        rc = run_batches(&o, &g, m, pool, &log);
+        sdc_control_set controls;
+        memset(&controls, 0, sizeof controls);
+        st = load_controls(&g, &o, m, pool, &controls, &err);
+        if (st) {
+            fprintf(stderr, "sdc generate: %s\n", sdc_error_msg(&err));
+            rc = exit_code(st);
+        } else {
+            rc = run_batches(&o, &g, m, pool, &log);
+        }
+        sdc_control_set_free(&controls);
     }
     sdc_sd_model_free(m);
     sdc_pool_destroy(pool);
