@@ -56,5 +56,9 @@ async function serverLine() {
 
 setupTabs();
 serverLine();
+window.addEventListener('hashchange', () => {
+    const name = location.hash.slice(1);
+    if (views[name]) show(name);
+});
 const first = location.hash.slice(1);
 show(views[first] ? first : 'settings');
