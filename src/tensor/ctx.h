@@ -33,6 +33,7 @@ typedef struct sdc_ctx {
     void *dump_user;
     sdc_cancel_fn cancel;
     void *cancel_user;
+    double flops; /* multiply-adds x 2 of the GEMM / conv / attention ops run so far (benchmarks) */
 } sdc_ctx;
 
 /* arena_bytes: expected activation peak (0 = grow on demand).

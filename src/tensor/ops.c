@@ -125,6 +125,7 @@ sdc_tensor *sdc_op_linear_res(sdc_ctx *c, const sdc_tensor *x, const sdc_tensor 
         .C = y->data, .ldc = N, .compute = c->compute,
     };
     c->k->gemm(c->pool, &g);
+    c->flops += 2.0 * (double)M * (double)N * (double)K;
     return y;
 }
 
@@ -161,6 +162,7 @@ sdc_tensor *sdc_op_conv2d_ex(sdc_ctx *c, const sdc_tensor *x, const sdc_tensor *
         .residual = residual ? residual->data : NULL, .y = y->data, .compute = c->compute,
     };
     c->k->conv2d(c->pool, &a);
+    c->flops += 2.0 * (double)(B * OH * OW) * (double)Cout * (double)(kh * kw * a.Cin);
     return y;
 }
 
@@ -351,6 +353,7 @@ sdc_tensor *sdc_op_attention(sdc_ctx *c, const sdc_tensor *q, const sdc_tensor *
                             .out = y->data, .ldo = C, .scale = 1.0f / sqrtf((float)D),
                             .causal = causal, .compute = c->compute};
     c->k->attention(c->pool, &a);
+    c->flops += 4.0 * (double)(B * heads) * (double)Tq * (double)Tk * (double)D; /* QK^T and PV */
     return y;
 }
 
