@@ -16,7 +16,8 @@ const dd = {
     ctx: null,
     clientId: crypto.randomUUID ? crypto.randomUUID() : String(Math.random()).slice(2),
     drawing: false,
-    last: null,
+    pen: false,
+    points: [],
     undo: [],
     seq: 0, // number of the newest request sent
     shownSeq: 0, // number of the request whose frame is on screen
@@ -47,15 +48,37 @@ function point(e) {
     return { x: ((e.clientX - r.left) * dd.canvas.width) / r.width, y: ((e.clientY - r.top) * dd.canvas.height) / r.height, w: pressure };
 }
 
-function line(a, b) {
-    const c = dd.ctx;
+function brushWidth(p) {
+    return Number($('dd-brush').value) * p.w * (dd.canvas.width / 384);
+}
+
+function styleBrush(c) {
     c.strokeStyle = $('dd-color').value;
     c.lineCap = 'round';
     c.lineJoin = 'round';
-    c.lineWidth = Number($('dd-brush').value) * b.w * (dd.canvas.width / 384);
+}
+
+// Pen strokes are drawn segment by segment (the width follows the pressure); other strokes are
+// redrawn whole over the picture from before the stroke, so joints show no overlap beads.
+function drawStroke() {
+    const c = dd.ctx;
+    const pts = dd.points;
+    styleBrush(c);
+    if (dd.pen) {
+        const [a, b] = pts.length > 1 ? pts.slice(-2) : [pts[0], pts[0]];
+        c.lineWidth = brushWidth(b);
+        c.beginPath();
+        c.moveTo(a.x, a.y);
+        c.lineTo(b.x + 0.01, b.y);
+        c.stroke();
+        return;
+    }
+    c.putImageData(dd.undo[dd.undo.length - 1], 0, 0);
+    c.lineWidth = brushWidth(pts[0]);
     c.beginPath();
-    c.moveTo(a.x, a.y);
-    c.lineTo(b.x + 0.01, b.y);
+    c.moveTo(pts[0].x, pts[0].y);
+    for (const p of pts.slice(1)) c.lineTo(p.x, p.y);
+    if (pts.length === 1) c.lineTo(pts[0].x + 0.01, pts[0].y);
     c.stroke();
 }
 
@@ -65,8 +88,9 @@ function onDown(e) {
     dd.canvas.setPointerCapture(e.pointerId);
     pushUndo();
     dd.drawing = true;
-    dd.last = point(e);
-    line(dd.last, dd.last);
+    dd.pen = e.pointerType === 'pen';
+    dd.points = [point(e)];
+    drawStroke();
     changed(false);
 }
 
@@ -74,10 +98,10 @@ function onMove(e) {
     if (!dd.drawing) return;
     const events = e.getCoalescedEvents ? e.getCoalescedEvents() : [e];
     for (const ev of events.length ? events : [e]) {
-        const p = point(ev);
-        line(dd.last, p);
-        dd.last = p;
+        dd.points.push(point(ev));
+        if (dd.pen) drawStroke();
     }
+    if (!dd.pen) drawStroke();
     changed(false);
 }
 
