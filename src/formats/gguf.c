@@ -125,7 +125,7 @@ static void scalar_text(uint32_t type, const unsigned char *p, char *buf, size_t
 static sdc_status parse_kv(rd *r, sdc_weight_file *f, sdc_strmap *seen, uint32_t *alignment) {
     const char *k;
     size_t kn;
-    uint32_t type;
+    uint32_t type = 0;
     sdc_status st = get_str(r, &k, &kn, 4095);
     if (!st) st = get(r, &type, 4);
     if (st) return st;
@@ -175,7 +175,7 @@ typedef struct {
 static sdc_status parse_tinfo(rd *r, tinfo *ti) {
     const char *s;
     size_t n;
-    uint32_t nd, type;
+    uint32_t nd = 0, type = 0;
     sdc_status st = get_str(r, &s, &n, 65535);
     if (!st) st = get(r, &nd, 4);
     if (st) return st;
@@ -263,9 +263,9 @@ static sdc_status parse_body(rd *r, sdc_weight_file *f, uint64_t n_tensors, uint
 
 sdc_status sdc_gguf_parse(sdc_weight_file *f, const unsigned char *data, size_t size, sdc_error *err) {
     rd r = {data, size, 0, err};
-    char magic[4];
-    uint32_t version;
-    uint64_t n_tensors, n_kv;
+    char magic[4] = {0};
+    uint32_t version = 0;
+    uint64_t n_tensors = 0, n_kv = 0;
     sdc_status st = get(&r, magic, 4);
     if (!st && memcmp(magic, "GGUF", 4) != 0) return sdc_error_set(err, SDC_ERR_FORMAT, "not a GGUF file");
     if (!st) st = get(&r, &version, 4);
@@ -334,7 +334,7 @@ static sdc_status put_header(sdc_outfile *o, const sdc_weight_info *t, size_t n,
     if (!st) st = sdc_outfile_write(o, &align, 4, err);
     for (size_t i = 0; i < n_meta && !st; i++) st = put_kv_str(o, mk[i], mv[i], err);
     for (size_t i = 0; i < n && !st; i++) {
-        uint64_t nbytes, ne[4] = {1, 1, 1, 1};
+        uint64_t nbytes = 0, ne[4] = {1, 1, 1, 1};
         uint32_t nd = (uint32_t)t[i].ndim, type;
         if ((st = check_writer_tensor(&t[i], &nbytes, err))) break;
         type = (uint32_t)sdc_gguf_type_of(t[i].dtype);

@@ -457,7 +457,7 @@ static sdc_status op_build(vm *v) {
 }
 
 static sdc_status op_collection(vm *v, int op) {
-    size_t from;
+    size_t from = 0;
     sdc_status st;
     switch (op) {
     case '(': return op_mark(v);
@@ -605,7 +605,7 @@ static sdc_status step(vm *v, int *done) {
         return SDC_OK;
     case '0': return pop(v) ? SDC_OK : fail(v, SDC_ERR_FORMAT, "POP with an empty stack");
     case '1': {
-        size_t from;
+        size_t from = 0;
         if ((st = pop_mark(v, &from))) return st;
         v->sp = from;
         return SDC_OK;

@@ -76,7 +76,7 @@ static sdc_status parse_entry(const char *name, json_t *v, size_t data_size, sdc
             found = 1;
         }
     if (!found) return sdc_error_set(err, SDC_ERR_UNSUPPORTED, "tensor '%s' has unsupported dtype '%.32s'", name, dn);
-    size_t numel, bytes;
+    size_t numel = 0, bytes = 0;
     sdc_status st = parse_shape(name, js, ndim, shape, &numel, err);
     if (st) return st;
     if (!sdc_mul_ok(numel, (size_t)sdc_dtype_block_bytes(*dtype), &bytes))

@@ -157,8 +157,8 @@ sdc_status sdc_zip_open(sdc_zip *z, const unsigned char *data, size_t size, sdc_
     sdc_strmap_init(&z->index);
     z->data = data;
     z->size = size;
-    cd_info ci;
-    size_t eocd;
+    cd_info ci = {0, 0, 0};
+    size_t eocd = 0;
     sdc_status st = find_eocd(data, size, &ci, &eocd, err);
     if (st) return st;
     z->entries = calloc(ci.n_entries ? (size_t)ci.n_entries : 1, sizeof *z->entries);
