@@ -1,27 +1,33 @@
-/* Thread pool with spinning-then-sleeping workers (see threadpool.h).
+/* Thread pool with briefly-spinning, then sleeping, workers (see
+ * threadpool.h).
  *
- * A U-Net step issues thousands of short ops, so waking workers must be
- * cheap: workers spin on a generation counter for a while before sleeping on
- * a condition variable. Tasks are claimed from an atomic counter; which
- * thread runs a task never changes what the task computes. */
+ * A U-Net step issues thousands of ops, so handing work out must be cheap:
+ * workers spin on a generation counter for a few tens of microseconds
+ * (enough to catch the next op of a running model) and then sleep on a
+ * futex, so that an idle pool, or a machine busy with other processes,
+ * does not lose a core to spinning. The caller waits for the last task the
+ * same way. Tasks are claimed from an atomic counter; which thread runs a
+ * task never changes what the task computes. */
 #include "base/threadpool.h"
 
+#include <limits.h>
+#include <linux/futex.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
-#define SPIN_ITERS 200000
+#define SPIN_ITERS 20000 /* pause instructions before sleeping (~50-200 us) */
 
 struct sdc_pool {
     int n_threads;
     pthread_t *threads;
-    pthread_mutex_t mu;
-    pthread_cond_t wake;
-    atomic_uint generation; /* bumped for each job */
+    atomic_uint generation; /* bumped for each job; workers sleep on it */
     atomic_int next_task;
-    atomic_int pending; /* workers that have not finished the job */
+    atomic_uint pending; /* workers that have not finished the job; the caller sleeps on it */
     int n_tasks;
     sdc_task_fn fn;
     void *arg;
@@ -31,6 +37,23 @@ struct sdc_pool {
 static _Thread_local int tls_thread_index;
 
 int sdc_pool_thread_index(void) { return tls_thread_index; }
+
+static void futex_wait(atomic_uint *addr, unsigned expected) {
+    syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAIT_PRIVATE, expected, NULL, NULL, 0);
+}
+
+static void futex_wake(atomic_uint *addr) { syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0); }
+
+/* Waits until *addr != value: spins, then sleeps. */
+static unsigned wait_change(atomic_uint *addr, unsigned value) {
+    unsigned v;
+    for (int i = 0; i < SPIN_ITERS; i++) {
+        if ((v = atomic_load_explicit(addr, memory_order_acquire)) != value) return v;
+        __builtin_ia32_pause();
+    }
+    while ((v = atomic_load_explicit(addr, memory_order_acquire)) == value) futex_wait(addr, value);
+    return v;
+}
 
 typedef struct {
     sdc_pool *p;
@@ -52,23 +75,10 @@ static void *worker_main(void *varg) {
     tls_thread_index = wa.index;
     unsigned seen = 0;
     for (;;) {
-        unsigned g;
-        int spins = 0;
-        while ((g = atomic_load_explicit(&p->generation, memory_order_acquire)) == seen &&
-               !atomic_load(&p->quit)) {
-            if (++spins < SPIN_ITERS) {
-                __builtin_ia32_pause();
-                continue;
-            }
-            pthread_mutex_lock(&p->mu);
-            while (atomic_load(&p->generation) == seen && !atomic_load(&p->quit))
-                pthread_cond_wait(&p->wake, &p->mu);
-            pthread_mutex_unlock(&p->mu);
-        }
+        seen = wait_change(&p->generation, seen);
         if (atomic_load(&p->quit)) break;
-        seen = g;
         run_tasks(p);
-        atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel);
+        if (atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel) == 1) futex_wake(&p->pending);
     }
     return NULL;
 }
@@ -80,13 +90,8 @@ sdc_pool *sdc_pool_create(int n_threads) {
     }
     sdc_pool *p = calloc(1, sizeof *p);
     if (!p) return NULL;
-    p->n_threads = n_threads;
-    pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->wake, NULL);
-    if (n_threads > 1) {
-        p->threads = calloc((size_t)n_threads - 1, sizeof *p->threads);
-        if (!p->threads) goto fail;
-    }
+    p->n_threads = 1;
+    if (n_threads > 1 && !(p->threads = calloc((size_t)n_threads - 1, sizeof *p->threads))) goto fail;
     for (int i = 1; i < n_threads; i++) {
         worker_arg *wa = malloc(sizeof *wa);
         if (!wa) goto fail;
@@ -94,9 +99,9 @@ sdc_pool *sdc_pool_create(int n_threads) {
         wa->index = i;
         if (pthread_create(&p->threads[i - 1], NULL, worker_main, wa) != 0) {
             free(wa);
-            p->n_threads = i; /* only i-1 workers exist */
             goto fail;
         }
+        p->n_threads = i + 1;
     }
     return p;
 fail:
@@ -106,14 +111,11 @@ fail:
 
 void sdc_pool_destroy(sdc_pool *p) {
     if (!p) return;
-    pthread_mutex_lock(&p->mu);
     atomic_store(&p->quit, true);
-    pthread_cond_broadcast(&p->wake);
-    pthread_mutex_unlock(&p->mu);
-    for (int i = 1; i < p->n_threads && p->threads; i++) pthread_join(p->threads[i - 1], NULL);
+    atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
+    futex_wake(&p->generation);
+    for (int i = 1; i < p->n_threads; i++) pthread_join(p->threads[i - 1], NULL);
     free(p->threads);
-    pthread_mutex_destroy(&p->mu);
-    pthread_cond_destroy(&p->wake);
     free(p);
 }
 
@@ -129,11 +131,10 @@ void sdc_pool_run(sdc_pool *p, int n_tasks, sdc_task_fn fn, void *arg) {
     p->arg = arg;
     p->n_tasks = n_tasks;
     atomic_store_explicit(&p->next_task, 0, memory_order_relaxed);
-    atomic_store_explicit(&p->pending, p->n_threads - 1, memory_order_relaxed);
-    pthread_mutex_lock(&p->mu);
+    atomic_store_explicit(&p->pending, (unsigned)(p->n_threads - 1), memory_order_relaxed);
     atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
-    pthread_cond_broadcast(&p->wake);
-    pthread_mutex_unlock(&p->mu);
+    futex_wake(&p->generation);
     run_tasks(p);
-    while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0) __builtin_ia32_pause();
+    unsigned left;
+    while ((left = atomic_load_explicit(&p->pending, memory_order_acquire)) != 0) wait_change(&p->pending, left);
 }
