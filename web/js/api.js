@@ -13,9 +13,12 @@ export class ApiError extends Error {
 function messageOf(status, body, text) {
     const b = body && typeof body === 'object' ? body : null;
     const e = b?.error;
+    const detail = Array.isArray(b?.detail)
+        ? b.detail.map((d) => (typeof d === 'string' ? d : `${(d?.loc ?? []).join('.')}: ${d?.msg ?? ''}`)).join('; ')
+        : b?.detail;
     const parts = [
         typeof e === 'string' ? e : e?.message,
-        typeof b?.detail === 'string' ? b.detail : null,
+        typeof detail === 'string' ? detail : null,
         b?.errors,
         b?.message,
     ].filter(Boolean);
