@@ -212,3 +212,12 @@ const char *sdc_model_files_meta(const sdc_model_files *m, const char *key) {
     }
     return NULL;
 }
+
+int sdc_model_files_is_mapped(const sdc_model_files *m, const void *p, size_t n) {
+    const unsigned char *q = p;
+    for (size_t i = 0; i < m->n_files; i++) {
+        const sdc_mapfile *f = &m->files[i]->map;
+        if (f->data && q >= f->data && n <= f->size && (size_t)(q - f->data) <= f->size - n) return 1;
+    }
+    return 0;
+}

@@ -53,6 +53,11 @@ const sdc_weight_info *sdc_model_files_at(const sdc_model_files *m, size_t i, co
  * __metadata__, GGUF key-values), or NULL. */
 const char *sdc_model_files_meta(const sdc_model_files *m, const char *key);
 
+/* Is [p, p + n) inside one of the files' read-only mappings (as opposed
+ * to a buffer the loader owns)? Only such memory may be released with
+ * sdc_mapfile_release. */
+int sdc_model_files_is_mapped(const sdc_model_files *m, const void *p, size_t n);
+
 /* For openers: registers a tensor of an opened file under a canonical name
  * (copied). Duplicate names are an error. */
 sdc_status sdc_model_files_add(sdc_model_files *m, const char *name, const sdc_weight_info *w, sdc_error *err);
