@@ -141,7 +141,7 @@ static int parse(int argc, char **argv, e2e_cfg *c) {
         else if (!strcmp(a, "--quick")) c->quick = 1;
         else return -1;
     }
-    if (!strcmp(prec, "bf16")) c->mat_dtype = SDC_DTYPE_BF16, c->compute = SDC_COMPUTE_BF16;
+    if (!strcmp(prec, "bf16")) c->mat_dtype = SDC_WLOAD_KEEP, c->compute = SDC_COMPUTE_BF16;
     else if (!strcmp(prec, "f32")) c->mat_dtype = SDC_WLOAD_KEEP, c->compute = SDC_COMPUTE_F32;
     else if (!strcmp(prec, "f16")) c->mat_dtype = SDC_DTYPE_F16, c->compute = SDC_COMPUTE_F32;
     else return -1;

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,14 @@ void sdc_mapfile_close(sdc_mapfile *m) {
     if (m->data) munmap((void *)m->data, m->size);
     m->data = NULL;
     m->size = 0;
+}
+
+void sdc_mapfile_release(const void *p, size_t n) {
+    long page = sysconf(_SC_PAGESIZE);
+    if (page <= 0 || !p) return;
+    uintptr_t a = ((uintptr_t)p + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
+    uintptr_t b = ((uintptr_t)p + n) & ~((uintptr_t)page - 1);
+    if (b > a) madvise((void *)a, b - a, MADV_DONTNEED);
 }
 
 sdc_status sdc_read_file(const char *path, size_t max_size, char **out, size_t *size, sdc_error *err) {

@@ -16,6 +16,12 @@ typedef struct sdc_mapfile {
 sdc_status sdc_mapfile_open(sdc_mapfile *m, const char *path, sdc_error *err);
 void sdc_mapfile_close(sdc_mapfile *m);
 
+/* Tells the kernel that [p, p + n) of a read-only file mapping will not be
+ * read again (a copy was made): the whole pages inside the range leave
+ * resident memory. A later read would simply fault them back in from the
+ * file, so this is never unsafe. */
+void sdc_mapfile_release(const void *p, size_t n);
+
 /* Reads a whole file into a malloc'd NUL-terminated buffer (size excludes
  * the NUL). Refuses files larger than max_size. Caller frees *out. */
 sdc_status sdc_read_file(const char *path, size_t max_size, char **out, size_t *size, sdc_error *err);

@@ -169,7 +169,8 @@ sdc_status sdc_unet_load(const sdc_model_files *m, const char *prefix, const sdc
     sdc_unet *u = calloc(1, sizeof *u);
     if (!u) return sdc_error_set(err, SDC_ERR_OOM, "out of memory");
     sdc_wload l = {.files = m, .store = &u->store, .mat_dtype = opts ? opts->mat_dtype : SDC_DTYPE_F32,
-                   .err = err, .prefix = prefix ? prefix : SDC_UNET_PREFIX, .patch = opts ? opts->patch : NULL};
+                   .err = err, .prefix = prefix ? prefix : SDC_UNET_PREFIX, .patch = opts ? opts->patch : NULL,
+                   .release_source = 1};
     sdc_unet_config *cfg = &u->cfg;
     read_config(&l, opts, cfg);
     u->time1_w = sdc_wl_linear(&l, cfg->emb_dim, cfg->model_ch, "time_embed.0.weight");

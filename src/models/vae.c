@@ -104,7 +104,7 @@ sdc_status sdc_vae_load(const sdc_model_files *m, const char *prefix, sdc_dtype 
     *out = NULL;
     sdc_vae *v = calloc(1, sizeof *v);
     if (!v) return sdc_error_set(err, SDC_ERR_OOM, "out of memory");
-    sdc_wload l = {.files = m, .store = &v->store, .mat_dtype = mat_dtype, .err = err,
+    sdc_wload l = {.files = m, .store = &v->store, .mat_dtype = mat_dtype, .err = err, .release_source = 1,
                    .prefix = prefix ? prefix : SDC_VAE_PREFIX};
     v->scaling_factor = scaling_factor > 0 ? scaling_factor : 0.18215f;
     if (!sdc_wl_has(&l, "decoder.conv_in.weight")) {

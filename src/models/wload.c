@@ -188,6 +188,24 @@ sdc_tensor *sdc_wl_linear(sdc_wload *l, int64_t N, int64_t K, const char *fmt, .
     return t;
 }
 
+/* [co][ci][taps] -> [co][taps][ci] for 2- or 4-byte elements */
+static void transpose_taps(const void *src, void *dst, int64_t co, int64_t ci, int64_t taps, size_t es) {
+    for (int64_t o = 0; o < co; o++) {
+        int64_t base = o * ci * taps;
+        if (es == 2) {
+            const uint16_t *s = (const uint16_t *)src + base;
+            uint16_t *d = (uint16_t *)dst + base;
+            for (int64_t k = 0; k < taps; k++)
+                for (int64_t c = 0; c < ci; c++) d[k * ci + c] = s[c * taps + k];
+        } else {
+            const uint32_t *s = (const uint32_t *)src + base;
+            uint32_t *d = (uint32_t *)dst + base;
+            for (int64_t k = 0; k < taps; k++)
+                for (int64_t c = 0; c < ci; c++) d[k * ci + c] = s[c * taps + k];
+        }
+    }
+}
+
 sdc_tensor *sdc_wl_conv(sdc_wload *l, int64_t Cout, int64_t Cin, int64_t kh, int64_t kw, const char *fmt, ...) {
     char name[512];
     va_list ap;
@@ -208,18 +226,34 @@ sdc_tensor *sdc_wl_conv(sdc_wload *l, int64_t Cout, int64_t Cin, int64_t kh, int
         return t;
     }
     /* convert to the target dtype, then transpose [co][ci][h][w] -> [co][h][w][ci] */
-    void *conv = as_dtype(l, name, w, mt, false);
-    size_t es = (size_t)sdc_dtype_block_bytes(mt);
-    void *out = conv ? sdc_wstore_alloc(l->store, (size_t)(co * ci * h * wd) * es) : NULL;
+    /* convert (or patch) into a temporary unless the stored data can be
+     * transposed as is, then transpose into the kept buffer */
+    size_t es = (size_t)sdc_dtype_block_bytes(mt), n = (size_t)(co * ci * h * wd);
+    const void *src = w->data;
+    void *tmp = NULL;
+    if (w->dtype != mt || patched(l, name)) {
+        tmp = malloc(n * es);
+        if (!tmp) {
+            sdc_error_set(l->err, SDC_ERR_OOM, "out of memory converting '%s'", name);
+            return NULL;
+        }
+        if (!convert_patched(l, name, w, mt, tmp, n)) {
+            free(tmp);
+            return NULL;
+        }
+        src = tmp;
+    }
+    l->n_params += (int64_t)n;
+    void *out = sdc_wstore_alloc(l->store, n * es);
+    if (out) transpose_taps(src, out, co, ci, h * wd, es);
+    free(tmp);
+    /* the stored copy will not be read again: let its pages go */
+    if (out && l->release_source && sdc_model_files_is_mapped(l->files, w->data, w->nbytes))
+        sdc_mapfile_release(w->data, w->nbytes);
     if (!out) {
         sdc_error_set(l->err, SDC_ERR_OOM, "out of memory repacking '%s'", name);
         return NULL;
     }
-    for (int64_t o = 0; o < co; o++)
-        for (int64_t c = 0; c < ci; c++)
-            for (int64_t k = 0; k < h * wd; k++)
-                memcpy((char *)out + (size_t)((o * h * wd + k) * ci + c) * es,
-                       (char *)conv + (size_t)((o * ci + c) * h * wd + k) * es, es);
     *t = sdc_tensor_4d(mt, out, co, h, wd, ci);
     return t;
 }

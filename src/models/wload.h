@@ -17,6 +17,7 @@
 
 #include <stdbool.h>
 
+#include "base/mapfile.h"
 #include "formats/model_files.h"
 #include "tensor/tensor.h"
 
@@ -52,6 +53,7 @@ typedef struct sdc_wload {
     sdc_dtype mat_dtype; /* f32, f16, bf16, or SDC_WLOAD_KEEP */
     sdc_error *err;
     const char *prefix; /* prepended to every name, e.g. "model.diffusion_model." */
+    int release_source; /* drop the mapped pages of weights that were copied (conv repacks) */
     int64_t n_params;   /* parameters loaded so far */
 } sdc_wload;
 

@@ -3,6 +3,7 @@
 #include "tensor/dtype.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <strings.h>
 
 #include "base/util.h"
@@ -88,10 +89,22 @@ float sdc_f16_to_f32(uint16_t h) {
     return sdc_bits_f32(sign | ((e + 112) << 23) | (m << 13));
 }
 
+/* f16 -> f32 for bulk conversions: a table of all 65,536 values, built
+ * once from sdc_f16_to_f32 (the exact, tested conversion). */
+static float g_f16_table[65536];
+static pthread_once_t g_f16_once = PTHREAD_ONCE_INIT;
+
+static void build_f16_table(void) {
+    for (uint32_t h = 0; h < 65536; h++) g_f16_table[h] = sdc_f16_to_f32((uint16_t)h);
+}
+
 void sdc_convert_to_f32(sdc_dtype t, const void *src, float *dst, size_t n) {
     switch (t) {
     case SDC_DTYPE_F32: memcpy(dst, src, n * 4); return;
-    case SDC_DTYPE_F16: for (size_t i = 0; i < n; i++) dst[i] = sdc_f16_to_f32(((const uint16_t *)src)[i]); return;
+    case SDC_DTYPE_F16:
+        pthread_once(&g_f16_once, build_f16_table);
+        for (size_t i = 0; i < n; i++) dst[i] = g_f16_table[((const uint16_t *)src)[i]];
+        return;
     case SDC_DTYPE_BF16: for (size_t i = 0; i < n; i++) dst[i] = sdc_bf16_to_f32(((const uint16_t *)src)[i]); return;
     case SDC_DTYPE_F64: for (size_t i = 0; i < n; i++) dst[i] = (float)((const double *)src)[i]; return;
     case SDC_DTYPE_I64: for (size_t i = 0; i < n; i++) dst[i] = (float)((const int64_t *)src)[i]; return;

@@ -159,7 +159,9 @@ static int resolve_names(const gen_opts *o, gen_plan *g) {
         g->mat_dtype = SDC_WLOAD_KEEP;
         g->req.compute = SDC_COMPUTE_F32;
     } else if (strcmp(o->precision, "bf16") == 0) {
-        g->mat_dtype = SDC_DTYPE_BF16;
+        /* weights stay as stored (f16 files load without a copy); the
+         * kernels round them to bf16 as they pack them */
+        g->mat_dtype = SDC_WLOAD_KEEP;
         g->req.compute = SDC_COMPUTE_BF16;
     } else if (strcmp(o->precision, "f16") == 0) {
         g->mat_dtype = SDC_DTYPE_F16;
