@@ -1,0 +1,337 @@
+/* Node-graph validation and execution (src/workflow): ComfyUI's error
+ * shapes for bad graphs, the default txt2img graph on the shared tiny
+ * model (its image must equal what the pipeline API computes for the same
+ * settings, bit for bit: both run the same sampler on the same noise, so
+ * any wiring mistake in the nodes shows), caching between prompts, event
+ * order, and the generated object_info. */
+#include <jansson.h>
+#include <math.h>
+#include <string.h>
+
+#include "image/image_io.h"
+#include "pipeline/generate.h"
+#include "test_workflow_common.h"
+#include "workflow/exec.h"
+#include "workflow/graph.h"
+#include "workflow/object_info.h"
+
+#define DATA "tests/data/server/"
+
+typedef struct recorder {
+    char types[4096];
+    int executing, progress, previews;
+} recorder;
+
+static void on_event(void *user, const char *type, json_t *data) {
+    recorder *r = user;
+    size_t n = strlen(r->types);
+    snprintf(r->types + n, sizeof r->types - n, "%s%s", n ? "," : "", type);
+    if (!strcmp(type, "executing") && json_is_string(json_object_get(data, "node"))) r->executing++;
+    if (!strcmp(type, "progress")) r->progress++;
+}
+
+static void on_preview(void *user, const sdc_image *img) {
+    recorder *r = user;
+    if (img->width > 0 && img->channels == 3) r->previews++;
+}
+
+typedef struct fixture {
+    wf_dirs dirs;
+    sdc_catalog cat;
+    sdc_model_cache *cache;
+    sdc_pool *pool;
+    sdc_wf_env env;
+    recorder rec;
+} fixture;
+
+static int fixture_init(fixture *f) {
+    memset(f, 0, sizeof *f);
+    sdc_error err;
+    sdc_error_clear(&err);
+    if (wf_setup(&f->dirs)) return -1;
+    if (sdc_catalog_init(&f->cat, f->dirs.models, NULL, &err)) return -1;
+    f->pool = sdc_pool_create(1);
+    sdc_model_cache_opts mo = {.max_checkpoints = 1, .mat_dtype = SDC_WLOAD_KEEP, .pool = f->pool};
+    if (sdc_model_cache_new(&mo, &f->cache, &err)) return -1;
+    f->env = (sdc_wf_env){.cat = &f->cat, .cache = f->cache, .pool = f->pool, .input_dir = f->dirs.input,
+                          .output_dir = f->dirs.output, .temp_dir = f->dirs.temp, .previews = 1, .on_event = on_event,
+                          .on_preview = on_preview, .user = &f->rec};
+    return 0;
+}
+
+static void fixture_free(fixture *f) {
+    sdc_model_cache_free(f->cache);
+    sdc_pool_destroy(f->pool);
+}
+
+static json_t *load_graph(void) {
+    json_error_t je;
+    return json_load_file(DATA "txt2img_api.json", 0, &je);
+}
+
+/* validates; returns the status, *error and *ne set */
+static sdc_status check_graph(fixture *f, json_t *p, json_t **error, json_t **ne) {
+    sdc_wf_graph *g = NULL;
+    sdc_error err;
+    sdc_error_clear(&err);
+    sdc_status st = sdc_wf_graph_build(p, &f->env, &g, error, ne, &err);
+    sdc_wf_graph_free(g);
+    return st;
+}
+
+/* the type of the first error of node id */
+static const char *node_error_type(json_t *ne, const char *id) {
+    return json_string_value(json_object_get(json_array_get(json_object_get(json_object_get(ne, id), "errors"), 0), "type"));
+}
+
+TEST(workflow_validate_default_graph) {
+    fixture f;
+    if (fixture_init(&f)) SKIP("shared tiny model not available");
+    json_t *p = load_graph();
+    REQUIRE(p);
+    sdc_wf_graph *g = NULL;
+    json_t *error = NULL, *ne = NULL;
+    sdc_error err;
+    sdc_error_clear(&err);
+    CHECK_MSG(sdc_wf_graph_build(p, &f.env, &g, &error, &ne, &err) == SDC_OK, "%s", sdc_error_msg(&err));
+    REQUIRE(g);
+    CHECK(g->n == 7 && g->n_order == 7 && g->n_outputs == 1);
+    CHECK(json_object_size(ne) == 0 && error == NULL);
+    /* upstream first: the checkpoint loader before every node that links to it, SaveImage last */
+    int pos_ckpt = -1, pos_sampler = -1;
+    for (int i = 0; i < g->n_order; i++) {
+        if (!strcmp(g->nodes[g->order[i]].id, "4")) pos_ckpt = i;
+        if (!strcmp(g->nodes[g->order[i]].id, "3")) pos_sampler = i;
+    }
+    CHECK(pos_ckpt >= 0 && pos_ckpt < pos_sampler);
+    CHECK(!strcmp(g->nodes[g->order[g->n_order - 1]].id, "9"));
+    sdc_wf_graph_free(g);
+    json_decref(ne), json_decref(error), json_decref(p);
+    fixture_free(&f);
+}
+
+TEST(workflow_validate_reports_comfy_errors) {
+    fixture f;
+    if (fixture_init(&f)) SKIP("shared tiny model not available");
+    json_t *p, *error = NULL, *ne = NULL;
+    struct {
+        const char *path, *value, *node, *type;
+    } cases[] = {
+        {"3", "{\"steps\": 0}", "3", "value_smaller_than_min"},
+        {"3", "{\"cfg\": 1000}", "3", "value_bigger_than_max"},
+        {"3", "{\"sampler_name\": \"no_such_sampler\"}", "3", "value_not_in_list"},
+        {"3", "{\"steps\": \"many\"}", "3", "invalid_input_type"},
+        {"3", "{\"model\": [\"5\", 0]}", "3", "return_type_mismatch"},
+        {"3", "{\"model\": [\"99\", 0]}", "3", "bad_linked_input"},
+        {"3", "{\"model\": [\"4\", 7]}", "3", "bad_linked_input"},
+        {"3", "{\"model\": [\"4\"]}", "3", "bad_linked_input"},
+        {"4", "{\"ckpt_name\": \"missing.safetensors\"}", "4", "value_not_in_list"},
+        {"8", "{\"samples\": null}", "8", "required_input_missing"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        p = load_graph();
+        json_t *patch = json_loads(cases[i].value, 0, NULL);
+        json_object_update(json_object_get(json_object_get(p, cases[i].path), "inputs"), patch);
+        if (json_is_null(json_object_get(patch, "samples"))) json_object_del(json_object_get(json_object_get(p, "8"), "inputs"), "samples");
+        CHECK_MSG(check_graph(&f, p, &error, &ne) == SDC_ERR_INVALID_ARG, "case %zu accepted", i);
+        const char *t = node_error_type(ne, cases[i].node);
+        CHECK_MSG(t && !strcmp(t, cases[i].type), "case %zu: got %s, expected %s", i, t ? t : "(none)", cases[i].type);
+        CHECK(!strcmp(json_string_value(json_object_get(error, "type")), "prompt_outputs_failed_validation"));
+        json_t *dep = json_object_get(json_object_get(ne, cases[i].node), "dependent_outputs");
+        CHECK_MSG(json_array_size(dep) == 1 && !strcmp(json_string_value(json_array_get(dep, 0)), "9"), "case %zu", i);
+        json_decref(patch), json_decref(p), json_decref(error), json_decref(ne);
+    }
+    fixture_free(&f);
+}
+
+TEST(workflow_validate_graph_level_errors) {
+    fixture f;
+    if (fixture_init(&f)) SKIP("shared tiny model not available");
+    json_t *error = NULL, *ne = NULL, *p = load_graph();
+    json_object_set_new(json_object_get(p, "6"), "class_type", json_string("NoSuchNode"));
+    CHECK(check_graph(&f, p, &error, &ne) == SDC_ERR_INVALID_ARG);
+    CHECK(!strcmp(json_string_value(json_object_get(error, "type")), "invalid_prompt"));
+    CHECK(strstr(json_string_value(json_object_get(error, "message")), "NoSuchNode") != NULL);
+    json_decref(p), json_decref(error), json_decref(ne);
+
+    p = load_graph();
+    json_object_del(p, "9");
+    CHECK(check_graph(&f, p, &error, &ne) == SDC_ERR_INVALID_ARG);
+    CHECK(!strcmp(json_string_value(json_object_get(error, "type")), "prompt_no_outputs"));
+    json_decref(p), json_decref(error), json_decref(ne);
+
+    /* a cycle: the sampler's latent comes from an upscale of its own output */
+    p = load_graph();
+    json_object_set_new(p, "10", json_pack("{s:s, s:{s:[s,i], s:s, s:i, s:i, s:s}}", "class_type", "LatentUpscale", "inputs",
+                                           "samples", "3", 0, "upscale_method", "bilinear", "width", 64, "height", 64, "crop", "disabled"));
+    json_object_set_new(json_object_get(json_object_get(p, "3"), "inputs"), "latent_image", json_pack("[s,i]", "10", 0));
+    CHECK(check_graph(&f, p, &error, &ne) == SDC_ERR_INVALID_ARG);
+    const char *t3 = node_error_type(ne, "3"), *t10 = node_error_type(ne, "10");
+    CHECK_MSG((t3 && !strcmp(t3, "dependency_cycle")) || (t10 && !strcmp(t10, "dependency_cycle")), "no cycle error: %s / %s",
+              t3 ? t3 : "-", t10 ? t10 : "-");
+    json_decref(p), json_decref(error), json_decref(ne);
+
+    p = json_pack("[i]", 1);
+    CHECK(check_graph(&f, p, &error, &ne) == SDC_ERR_INVALID_ARG && error);
+    json_decref(p), json_decref(error), json_decref(ne);
+    p = json_pack("{s:{s:i}}", "1", "class_type", 5);
+    CHECK(check_graph(&f, p, &error, &ne) == SDC_ERR_INVALID_ARG && error);
+    json_decref(p), json_decref(error), json_decref(ne);
+    fixture_free(&f);
+}
+
+/* the same settings through the pipeline API: image [B, 3, H, W] in [0, 1] */
+static float *pipeline_image(fixture *f, uint64_t seed) {
+    sdc_sd_model *m;
+    sdc_error err;
+    sdc_error_clear(&err);
+    sdc_model_key key = {0};
+    if (sdc_catalog_find(&f->cat, SDC_CAT_CHECKPOINT, "sd15-random-tiny", key.path, sizeof key.path, NULL, 0, &err)) return NULL;
+    if (sdc_model_cache_checkpoint(f->cache, &key, &m, &err)) return NULL;
+    sdc_gen_request r;
+    sdc_gen_request_default(&r);
+    r.prompt = "masterpiece best quality girl";
+    r.negative_prompt = "bad hands";
+    r.width = r.height = 64;
+    r.steps = 3;
+    r.cfg_scale = 8;
+    r.sampler = SDC_SAMPLER_EULER;
+    r.scheduler = SDC_SCHED_NORMAL_COMFY;
+    r.seed = seed;
+    r.rng = SDC_RNG_CPU;
+    sdc_gen_result res;
+    if (sdc_generate(m, f->pool, &r, &res, &err)) return NULL;
+    return res.image01;
+}
+
+static sdc_status run_prompt(fixture *f, json_t *p, sdc_wf_exec *ex, sdc_wf_result *r) {
+    sdc_wf_graph *g = NULL;
+    json_t *error = NULL, *ne = NULL;
+    sdc_error err;
+    sdc_error_clear(&err);
+    sdc_status st = sdc_wf_graph_build(p, &f->env, &g, &error, &ne, &err);
+    if (!st) st = sdc_wf_exec_run(ex, g, p, NULL, "test-prompt", r, &err);
+    if (st && st != SDC_ERR_CANCELLED) fprintf(stderr, "run_prompt: %s\n", sdc_error_msg(&err));
+    sdc_wf_graph_free(g);
+    json_decref(error), json_decref(ne);
+    return st;
+}
+
+TEST(workflow_txt2img_matches_pipeline_and_caches) {
+    fixture f;
+    if (fixture_init(&f)) SKIP("shared tiny model not available");
+    sdc_wf_exec *ex;
+    sdc_error err;
+    sdc_error_clear(&err);
+    REQUIRE(sdc_wf_exec_new(&f.env, &ex, &err) == SDC_OK);
+    json_t *p = load_graph();
+    sdc_wf_result r;
+    REQUIRE(run_prompt(&f, p, ex, &r) == SDC_OK);
+    CHECK(r.n_executed == 7 && r.n_cached == 0);
+    CHECK_MSG(!strcmp(f.rec.types, "execution_start,execution_cached,executing,executing,executing,executing,executing,"
+                                   "progress,progress,progress,executing,executing,executed,execution_success,executing"),
+              "events: %s", f.rec.types);
+    CHECK(f.rec.previews == 3);
+    json_t *img = json_array_get(json_object_get(json_object_get(r.outputs, "9"), "images"), 0);
+    const char *fname = json_string_value(json_object_get(img, "filename"));
+    REQUIRE(fname);
+    CHECK(!strcmp(fname, "ComfyUI_00001_.png"));
+    CHECK(!strcmp(json_string_value(json_object_get(img, "type")), "output"));
+    char path[PATH_MAX * 2];
+    snprintf(path, sizeof path, "%s/%s", f.dirs.output, fname);
+    sdc_image png = {0};
+    sdc_image_meta meta = {0};
+    REQUIRE(sdc_image_load(path, &png, &meta, &err) == SDC_OK);
+    CHECK(png.width == 64 && png.height == 64 && png.channels == 3);
+    json_t *saved = json_loads(sdc_image_meta_get(&meta, "prompt") ? sdc_image_meta_get(&meta, "prompt") : "", 0, NULL);
+    CHECK_MSG(saved && json_equal(saved, p), "the PNG's prompt chunk differs from the prompt");
+    json_decref(saved);
+    float *ref = pipeline_image(&f, 8566257);
+    REQUIRE(ref);
+    /* The latents are identical; the decode's last step differs by design:
+     * ComfyUI maps (x + 1) / 2, the pipeline (diffusers) x / 2 + 0.5, which
+     * may round one float ulp apart and so truncate to the next 8-bit
+     * level. Allow that one level on a few values, nothing more. */
+    int diff = 0, worst = 0;
+    for (int64_t i = 0; i < 64 * 64; i++)
+        for (int c = 0; c < 3; c++) {
+            float v = fminf(fmaxf(ref[c * 64 * 64 + i], 0), 1) * 255.0f;
+            int d = abs((int)png.data[i * 3 + c] - (int)(uint8_t)v);
+            diff += d != 0;
+            worst = d > worst ? d : worst;
+        }
+    CHECK_MSG(worst <= 1 && diff <= 12, "%d of %d pixel values differ from the pipeline API's (max %d levels)", diff,
+              64 * 64 * 3, worst);
+    free(ref);
+    sdc_image_free(&png);
+    sdc_image_meta_free(&meta);
+    json_decref(r.outputs);
+
+    /* the same prompt again: everything cached, same outputs reported */
+    f.rec.types[0] = '\0';
+    REQUIRE(run_prompt(&f, p, ex, &r) == SDC_OK);
+    CHECK_MSG(r.n_executed == 0 && r.n_cached == 7, "executed %d cached %d", r.n_executed, r.n_cached);
+    CHECK(!strcmp(f.rec.types, "execution_start,execution_cached,execution_success,executing"));
+    CHECK(!strcmp(json_string_value(json_object_get(json_array_get(json_object_get(json_object_get(r.outputs, "9"), "images"), 0), "filename")),
+                  "ComfyUI_00001_.png"));
+    json_decref(r.outputs);
+
+    /* a new seed re-runs the sampler and what depends on it, and saves the next file */
+    json_object_set_new(json_object_get(json_object_get(p, "3"), "inputs"), "seed", json_integer(1));
+    REQUIRE(run_prompt(&f, p, ex, &r) == SDC_OK);
+    CHECK_MSG(r.n_executed == 3 && r.n_cached == 4, "executed %d cached %d", r.n_executed, r.n_cached);
+    CHECK(!strcmp(json_string_value(json_object_get(json_array_get(json_object_get(json_object_get(r.outputs, "9"), "images"), 0), "filename")),
+                  "ComfyUI_00002_.png"));
+    json_decref(r.outputs);
+    CHECK_MSG(sdc_model_cache_loads(f.cache) <= 2, "%d model loads for one checkpoint", sdc_model_cache_loads(f.cache));
+    json_decref(p);
+    sdc_wf_exec_free(ex);
+    fixture_free(&f);
+}
+
+static int cancel_now(void *user) { return user != NULL; }
+
+TEST(workflow_interrupt_stops_and_reports) {
+    fixture f;
+    if (fixture_init(&f)) SKIP("shared tiny model not available");
+    f.env.cancelled = cancel_now;
+    sdc_wf_exec *ex;
+    sdc_error err;
+    sdc_error_clear(&err);
+    REQUIRE(sdc_wf_exec_new(&f.env, &ex, &err) == SDC_OK);
+    json_t *p = load_graph();
+    sdc_wf_result r;
+    CHECK(run_prompt(&f, p, ex, &r) == SDC_ERR_CANCELLED);
+    CHECK_MSG(strstr(f.rec.types, "execution_interrupted") != NULL, "%s", f.rec.types);
+    CHECK(r.n_executed == 0);
+    json_decref(r.outputs);
+    json_decref(p);
+    sdc_wf_exec_free(ex);
+    fixture_free(&f);
+}
+
+TEST(workflow_object_info_describes_widgets) {
+    fixture f;
+    if (fixture_init(&f)) SKIP("shared tiny model not available");
+    json_t *o = sdc_wf_object_info(&f.env);
+    REQUIRE(o);
+    json_t *ks = json_object_get(o, "KSampler");
+    json_t *seed = json_object_get(json_object_get(json_object_get(ks, "input"), "required"), "seed");
+    CHECK(!strcmp(json_string_value(json_array_get(seed, 0)), "INT"));
+    CHECK(json_is_true(json_object_get(json_array_get(seed, 1), "control_after_generate")));
+    json_t *samplers = json_array_get(json_object_get(json_object_get(json_object_get(ks, "input"), "required"), "sampler_name"), 0);
+    CHECK(json_is_array(samplers) && !strcmp(json_string_value(json_array_get(samplers, 0)), "euler"));
+    json_t *ckpts = json_array_get(json_object_get(json_object_get(json_object_get(json_object_get(o, "CheckpointLoaderSimple"), "input"), "required"), "ckpt_name"), 0);
+    CHECK(json_array_size(ckpts) == 1 && !strcmp(json_string_value(json_array_get(ckpts, 0)), "sd15-random-tiny.safetensors"));
+    CHECK(json_is_true(json_object_get(json_object_get(o, "SaveImage"), "output_node")));
+    json_t *names = json_object_get(json_object_get(o, "ControlNetApplyAdvanced"), "output_name");
+    CHECK(!strcmp(json_string_value(json_array_get(names, 1)), "negative"));
+    const char *required[] = {"CheckpointLoaderSimple", "CLIPTextEncode", "CLIPSetLastLayer", "EmptyLatentImage", "KSampler",
+                              "KSamplerAdvanced", "VAEDecode", "VAEEncode", "VAEEncodeForInpaint", "SetLatentNoiseMask",
+                              "LoadImage", "LoadImageMask", "SaveImage", "PreviewImage", "ImageScale", "LatentUpscale",
+                              "ImagePadForOutpaint", "LoraLoader", "ControlNetLoader", "ControlNetApplyAdvanced",
+                              "ControlNetApply", "Canny", "VAELoader"};
+    for (size_t i = 0; i < sizeof required / sizeof required[0]; i++) CHECK_MSG(json_object_get(o, required[i]), "%s missing", required[i]);
+    json_decref(o);
+    fixture_free(&f);
+}
