@@ -175,24 +175,28 @@ static void compute_task(void *v, int t) {
     sdc_slices_release(&j->apriv, slot);
 }
 
-/* Row and column tiles for a chunk of `cols` columns: row tiles of
- * mc_panels micro-panels (an A block that stays in L2), made smaller, then
- * complemented by column splits, until there are MIN_TASKS tasks when the
- * shapes allow. Depends on the shapes only (thread-count invariance). */
+/* Row and column tiles for a chunk of `cols` columns. Row tiles of
+ * mc_panels micro-panels keep an A block in L2 and reuse each B micro-panel
+ * (read from L3) that many times, so columns are split first to reach
+ * MIN_TASKS tasks, and row tiles shrink only when the columns run out.
+ * Depends on the shapes only (thread-count invariance). */
 static void choose_tiles(gemm_job *j, int64_t cols, int64_t *n_tasks) {
     int64_t MR = j->isa->mr, NR = j->isa->nr;
     int64_t pm = sdc_ceil_div(j->M, MR), pn = sdc_ceil_div(cols, NR);
-    int64_t mcp = j->isa->mc_panels;
-    while (mcp > MIN_M_PANELS && sdc_ceil_div(pm, mcp) < MIN_TASKS) mcp--;
+    int64_t mcp = j->isa->mc_panels, n_tiles;
+    for (;;) {
+        int64_t m_tiles = sdc_ceil_div(pm, mcp);
+        n_tiles = SDC_MIN(pn, sdc_ceil_div(MIN_TASKS, m_tiles));
+        if (m_tiles * n_tiles >= MIN_TASKS || mcp <= MIN_M_PANELS) break;
+        mcp--;
+    }
     int64_t m_tiles = sdc_ceil_div(pm, mcp);
-    mcp = sdc_ceil_div(pm, m_tiles); /* even out the row tiles */
-    m_tiles = sdc_ceil_div(pm, mcp);
-    int64_t want_n = SDC_MIN(pn, sdc_ceil_div(MIN_TASKS, m_tiles));
-    int64_t ncp = sdc_ceil_div(pn, want_n);
+    mcp = sdc_ceil_div(pm, m_tiles); /* even out the tiles */
+    int64_t ncp = sdc_ceil_div(pn, n_tiles);
     j->mc = mcp * MR;
     j->nc = ncp * NR;
     j->n_tiles = sdc_ceil_div(pn, ncp);
-    *n_tasks = m_tiles * j->n_tiles;
+    *n_tasks = sdc_ceil_div(pm, mcp) * j->n_tiles;
 }
 
 /* Sizes the scratch: one chunk of packed panels plus a private A block per

@@ -22,7 +22,7 @@
 
 /* ---- 8x8 transpose of floats ------------------------------------------------ */
 
-static inline void transpose8(__m256 r[8]) {
+static inline __attribute__((always_inline)) void transpose8(__m256 r[8]) {
     __m256 t[8], u[8];
     for (int i = 0; i < 4; i++) {
         t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);

@@ -36,7 +36,7 @@ static inline __m512 unpackhi_pd_ps(__m512 a, __m512 b) {
 }
 
 /* r[i] = row i on entry, column i on return. */
-static inline void transpose16(__m512 r[16]) {
+static inline __attribute__((always_inline)) void transpose16(__m512 r[16]) {
     __m512 t[16], u[16];
     for (int i = 0; i < 8; i++) {
         t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
