@@ -173,6 +173,11 @@ async function api(req, res, url) {
     if (p === '/object_info') return send(res, 200, OBJECT_INFO);
     if (p === '/prompt' && req.method === 'POST') {
         const b = JSON.parse(await body(req));
+        const bad = Object.entries(b.prompt).find(([, n]) => n.class_type === 'CheckpointLoaderSimple' && n.inputs.ckpt_name !== 'tiny.safetensors');
+        if (bad) {
+            const e = { type: 'value_not_in_list', message: 'Value not in list', details: `ckpt_name: '${bad[1].inputs.ckpt_name}' not in list` };
+            return send(res, 400, { error: { type: 'prompt_outputs_failed_validation', message: 'Prompt outputs failed validation', details: '' }, node_errors: { [bad[0]]: { errors: [e], class_type: 'CheckpointLoaderSimple' } } });
+        }
         const id = crypto.randomUUID();
         runPrompt(id, b.prompt, b.client_id);
         return send(res, 200, { prompt_id: id, number: 0, node_errors: {} });

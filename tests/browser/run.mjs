@@ -177,6 +177,22 @@ async function testNodes(page, url) {
     await page.screenshot({ path: path.join(ARTIFACTS, 'nodes.png') });
     log('nodes: output', await img.getAttribute('src'), '; statuses:', [...new Set(statuses)].join(' | '));
     await testWorkflowFromPng(page, url, await img.getAttribute('src'));
+    await testNodeError(page);
+}
+
+// A value the server refuses (a checkpoint that does not exist): the run is not queued, the
+// status line says why and the node gets the error outline.
+async function testNodeError(page) {
+    await page.click('#wf-default');
+    await page.evaluate(() => {
+        const n = window.sdcApp.nodes.editor.graph.getNodeById(4);
+        n.widgets.find((w) => w.name === 'ckpt_name').value = 'no-such-model.safetensors';
+    });
+    await page.click('#wf-queue');
+    await page.waitForFunction(() => /^Queue failed/.test(document.getElementById('wf-status').textContent), null, { timeout: 10000 });
+    const marked = await page.evaluate(() => window.sdcApp.nodes.editor.graph._nodes.filter((n) => n.has_errors).map((n) => n.id));
+    check(marked.length === 1 && marked[0] === 4, `the checkpoint loader is marked (got ${JSON.stringify(marked)})`);
+    log('nodes: refused graph:', await page.textContent('#wf-status'));
 }
 
 // The output PNG of a run carries its workflow when the server embeds it (as ComfyUI does):

@@ -171,6 +171,7 @@ function onMessage(msg) {
     } else if (msg.type === 'executed') {
         showOutputImages(d.output?.images);
     } else if (msg.type === 'execution_error') {
+        markErrors([String(d.node_id)]);
         finishRun(`Error in ${d.node_type ?? 'node'} #${d.node_id ?? '?'}: ${d.exception_message ?? 'failed'}`, true);
     } else if (msg.type === 'execution_interrupted') {
         finishRun('Interrupted.', true);
@@ -217,6 +218,12 @@ function advanceSeeds() {
     if (ed.selected) renderInspector($('node-inspector'), ed.selected, () => ed.canvas.setDirty(true, false));
 }
 
+// Outlines the nodes the server found fault with (litegraph draws has_errors in red).
+function markErrors(ids) {
+    for (const node of ed.graph._nodes) node.has_errors = ids.includes(String(node.id));
+    ed.canvas.setDirty(true, true);
+}
+
 function nodeErrorText(body) {
     const errs = Object.entries(body?.node_errors ?? {}).flatMap(([id, e]) => (e.errors ?? []).map((x) => `#${id} ${e.class_type ?? ''}: ${x.message}${x.details ? ` (${x.details})` : ''}`));
     return errs.join('; ');
@@ -227,6 +234,7 @@ async function queuePrompt() {
     const { prompt, errors } = workflowToApi(workflow, ed.objectInfo);
     if (errors.length) return status(errors.join('; '), true);
     if (Object.keys(prompt).length === 0) return status('The graph is empty.', true);
+    markErrors([]);
     const run = { id: null, t0: performance.now(), node: null };
     ed.run = run;
     ed.shown.clear();
@@ -242,6 +250,7 @@ async function queuePrompt() {
         pollHistory(run);
     } catch (err) {
         if (ed.run === run) ed.run = null;
+        markErrors(Object.keys(err.body?.node_errors ?? {}));
         const detail = nodeErrorText(err.body);
         status(`Queue failed: ${err.message}${detail ? ` — ${detail}` : ''}`, true);
     }
