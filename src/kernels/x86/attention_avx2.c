@@ -11,5 +11,6 @@
 #define PV_MAXV 6
 #define QB 48
 #define KB 64
+#define KB_MAX 192
 
 #include "kernels/x86/attention_impl.h"

@@ -14,6 +14,7 @@
 #define PV_MAXV 6
 #define QB 48
 #define KB 64
+#define KB_MAX 192
 #define ATT_BF16 1
 
 #include "kernels/x86/attention_impl.h"

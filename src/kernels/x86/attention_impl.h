@@ -3,19 +3,25 @@
  * attention_avx512.c and attention_avx2.c, which set the tile constants:
  *   QK_ROWS  query rows of the Q.K^T register tile (x 2 vectors of keys)
  *   PV_ROWS  query rows of the P.V register tile (x up to PV_MAXV vectors of D)
- *   QB, KB   query / key block (QB a multiple of QK_ROWS and PV_ROWS, KB of 2 VL)
+ *   QB       query block (a multiple of QK_ROWS and PV_ROWS)
+ *   KB       key block for long key sequences (a multiple of 2 VL); when all
+ *            keys fit in KB_MAX (cross attention: 77 / 154 text tokens) the
+ *            block is all keys, rounded up to 2 VL, so no block is mostly
+ *            padding
  *   ATT_BF16 defined when vdpbf16ps may be used for bf16 compute.
  *
  * Algorithm, per task = (batch, head, block of QB queries):
- *   for each block of KB keys:
- *     S = Q K^T                       QK_ROWS x 2VL register tiles, f32 or bf16 dot
- *     t = scale S, masked to -inf     (causal: key j > query i; keys past Tk)
+ *   for each block of kb keys:
+ *     t = scale Q K^T, -inf where masked   QK_ROWS x 2VL register tiles (f32 or
+ *                                          bf16 dot); the tile also scales, masks
+ *                                          (causal: key j > query i; keys past
+ *                                          Tk) and keeps per-row vector maxima
  *     m' = max(m, rowmax t);  c = exp(m - m');  P = exp(t - m');  l = c l + rowsum P
- *     O = c O + P V                   PV_ROWS x D register tiles, V read in place
+ *     O = c O + P V                        PV_ROWS x D register tiles, V read in place
  *   out = O / l
- * so memory is O(tokens): a QB x KB score tile per thread, never Tq x Tk.
- * K is transposed once per call into key blocks [D][KB] (f32) or
- * [D/2][KB][2] (bf16 pairs) so the Q.K^T tile loads keys as vectors.
+ * so memory is O(tokens): a QB x kb score tile per thread, never Tq x Tk.
+ * K is transposed once per call into key blocks [D][kb] (f32) or
+ * [D/2][kb][2] (bf16 pairs) so the Q.K^T tile loads keys as vectors.
  *
  * bf16 compute rounds q and k to bf16 (as the reference does); P and V stay
  * f32. Work is split by shape only and every output row is produced by one
@@ -35,11 +41,11 @@ typedef struct att_job {
     int bf16;              /* native bf16 Q.K^T */
     int round;             /* f32 path with bf16-rounded q, k (bf16 compute, no vdpbf16ps) */
     int64_t Dp;            /* D rounded up to even (bf16 pairs) */
-    int64_t nkb;           /* key blocks */
+    int64_t kb, nkb;       /* keys per block, key blocks */
     int64_t nqb;           /* query blocks per (batch, head) */
     int64_t nv;            /* vectors per row of O */
     int64_t kt_head_bytes; /* transposed keys of one (batch, head) */
-    char *kt;              /* [B*heads][nkb][Dp][KB] f32 or [..][Dp/2][KB][2] bf16 */
+    char *kt;              /* [B*heads][nkb][Dp][kb] f32 or [..][Dp/2][kb][2] bf16 */
     sdc_slices priv;       /* per task: Q block, S tile, O tile, row stats */
 } att_job;
 
@@ -53,28 +59,53 @@ static void kt_task(void *v, int t) {
     memset(dst, 0, (size_t)j->kt_head_bytes);
     for (int64_t key = 0; key < a->Tk; key++) {
         const float *k = a->k + (b * a->Tk + key) * a->ldk + h * a->D;
-        int64_t kb = key / KB, c = key % KB;
+        int64_t kb = j->kb, blk_i = key / kb, c = key % kb;
         if (j->bf16) {
-            uint16_t *blk = (uint16_t *)dst + kb * j->Dp * KB;
-            for (int64_t d = 0; d < a->D; d++) blk[((d / 2) * KB + c) * 2 + (d & 1)] = sdc_f32_to_bf16(k[d]);
+            uint16_t *blk = (uint16_t *)dst + blk_i * j->Dp * kb;
+            for (int64_t d = 0; d < a->D; d++) blk[((d / 2) * kb + c) * 2 + (d & 1)] = sdc_f32_to_bf16(k[d]);
         } else {
-            float *blk = (float *)dst + kb * j->Dp * KB;
+            float *blk = (float *)dst + blk_i * j->Dp * kb;
             for (int64_t d = 0; d < a->D; d++)
-                blk[d * KB + c] = j->round ? sdc_bf16_to_f32(sdc_f32_to_bf16(k[d])) : k[d];
+                blk[d * kb + c] = j->round ? sdc_bf16_to_f32(sdc_f32_to_bf16(k[d])) : k[d];
         }
     }
 }
 
 /* ---- Q.K^T tiles ------------------------------------------------------------------ */
 
-/* S[0:QK_ROWS, 0:2VL] = Q[0:QK_ROWS, 0:D] . Kt[0:D, 0:2VL]; q rows Dp apart,
- * kt rows KB apart, s rows KB apart. */
-static inline void qk_tile_f32(const float *q, int64_t Dp, int64_t D, const float *kt, float *s) {
+/* Where a tile's scores stop counting: row r keeps columns < lim[r] (keys
+ * past Tk, and keys after the query under a causal mask, become -inf). */
+typedef struct qk_out {
+    float *s;        /* tile's [0, 0] in the score block, rows kb apart */
+    vf *rowmax;      /* QK_ROWS running vector maxima */
+    int64_t kb;
+    const int64_t *lim; /* QK_ROWS limits relative to the tile's first column, or NULL: none */
+    float scale;
+} qk_out;
+
+/* Scales, masks, stores the tile and folds it into the row maxima. */
+static inline __attribute__((always_inline)) void qk_finish(vf acc[QK_ROWS][2], const qk_out *o) {
+    vf sc = vset1(o->scale), ninf = vset1(-INFINITY);
+#pragma GCC unroll 16
+    for (int r = 0; r < QK_ROWS; r++) {
+        vf x0 = vmul(acc[r][0], sc), x1 = vmul(acc[r][1], sc);
+        if (o->lim) {
+            x0 = vselect_n(x0, ninf, o->lim[r]);
+            x1 = vselect_n(x1, ninf, o->lim[r] - VL);
+        }
+        vstore(o->s + r * o->kb, x0);
+        vstore(o->s + r * o->kb + VL, x1);
+        o->rowmax[r] = vmax(o->rowmax[r], vmax(x0, x1));
+    }
+}
+
+/* acc = Q[0:QK_ROWS, 0:D] . Kt[0:D, 0:2VL]; q rows Dp apart, kt rows kb apart. */
+static inline void qk_tile_f32(const float *q, int64_t Dp, int64_t D, const float *kt, const qk_out *o) {
     vf acc[QK_ROWS][2];
 #pragma GCC unroll 16
     for (int r = 0; r < QK_ROWS; r++) acc[r][0] = acc[r][1] = vzero();
     for (int64_t d = 0; d < D; d++) {
-        vf k0 = vload(kt + d * KB), k1 = vload(kt + d * KB + VL);
+        vf k0 = vload(kt + d * o->kb), k1 = vload(kt + d * o->kb + VL);
 #pragma GCC unroll 16
         for (int r = 0; r < QK_ROWS; r++) {
             vf qv = vset1(q[r * Dp + d]);
@@ -82,21 +113,18 @@ static inline void qk_tile_f32(const float *q, int64_t Dp, int64_t D, const floa
             acc[r][1] = vfmadd(qv, k1, acc[r][1]);
         }
     }
-#pragma GCC unroll 16
-    for (int r = 0; r < QK_ROWS; r++) {
-        vstore(s + r * KB, acc[r][0]);
-        vstore(s + r * KB + VL, acc[r][1]);
-    }
+    qk_finish(acc, o);
 }
 
 #ifdef ATT_BF16
-/* The same with bf16 pairs: q rows Dp bf16 apart, kt [Dp/2][KB][2]. */
-static inline void qk_tile_bf16(const uint16_t *q, int64_t Dp, const uint16_t *kt, float *s) {
+/* The same with bf16 pairs: q rows Dp bf16 apart, kt [Dp/2][kb][2]. */
+static inline void qk_tile_bf16(const uint16_t *q, int64_t Dp, const uint16_t *kt, const qk_out *o) {
     __m512 acc[QK_ROWS][2];
 #pragma GCC unroll 16
     for (int r = 0; r < QK_ROWS; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
     for (int64_t d = 0; d < Dp; d += 2) {
-        __m512bh k0 = (__m512bh)_mm512_loadu_si512(kt + d * KB), k1 = (__m512bh)_mm512_loadu_si512(kt + d * KB + 32);
+        __m512bh k0 = (__m512bh)_mm512_loadu_si512(kt + d * o->kb);
+        __m512bh k1 = (__m512bh)_mm512_loadu_si512(kt + d * o->kb + 32);
 #pragma GCC unroll 16
         for (int r = 0; r < QK_ROWS; r++) {
             int32_t pair;
@@ -106,23 +134,19 @@ static inline void qk_tile_bf16(const uint16_t *q, int64_t Dp, const uint16_t *k
             acc[r][1] = _mm512_dpbf16_ps(acc[r][1], qv, k1);
         }
     }
-#pragma GCC unroll 16
-    for (int r = 0; r < QK_ROWS; r++) {
-        _mm512_storeu_ps(s + r * KB, acc[r][0]);
-        _mm512_storeu_ps(s + r * KB + 16, acc[r][1]);
-    }
+    qk_finish(acc, o);
 }
 #endif
 
 /* ---- P.V tiles -------------------------------------------------------------------- */
 
 /* O[0:PV_ROWS, dc : dc + NV VL] = corr * O + P[0:PV_ROWS, 0:kv] . V[0:kv, dc : ...];
- * o rows ldo apart, p rows KB apart, v rows ldv apart; the last vector
+ * o rows ldo apart, p rows kb apart, v rows ldv apart; the last vector
  * loads `last` (<= VL) columns of V. NV is a constant at every call site
  * (pv_tile dispatches), so the accumulators live in registers. */
 static inline __attribute__((always_inline)) void pv_tile_n(float *o, int64_t ldo, const float *corr, const float *p,
-                                                            const float *v, int64_t ldv, int64_t kv, int NV,
-                                                            int64_t last) {
+                                                            int64_t kb, const float *v, int64_t ldv, int64_t kv,
+                                                            int NV, int64_t last) {
     vf acc[PV_ROWS][PV_MAXV];
 #pragma GCC unroll 8
     for (int r = 0; r < PV_ROWS; r++) {
@@ -137,7 +161,7 @@ static inline __attribute__((always_inline)) void pv_tile_n(float *o, int64_t ld
         for (int x = 0; x < NV; x++) vv[x] = x < NV - 1 ? vload(vr + x * VL) : vload_n(vr + x * VL, last);
 #pragma GCC unroll 8
         for (int r = 0; r < PV_ROWS; r++) {
-            vf pr = vset1(p[r * KB + j]);
+            vf pr = vset1(p[r * kb + j]);
 #pragma GCC unroll 8
             for (int x = 0; x < NV; x++) acc[r][x] = vfmadd(pr, vv[x], acc[r][x]);
         }
@@ -148,16 +172,16 @@ static inline __attribute__((always_inline)) void pv_tile_n(float *o, int64_t ld
         for (int x = 0; x < NV; x++) vstore(o + r * ldo + x * VL, acc[r][x]);
 }
 
-static void pv_tile(float *o, int64_t ldo, const float *corr, const float *p, const float *v, int64_t ldv, int64_t kv,
-                    int nv, int64_t last) {
+static void pv_tile(float *o, int64_t ldo, const float *corr, const float *p, int64_t kb, const float *v, int64_t ldv,
+                    int64_t kv, int nv, int64_t last) {
     switch (nv) {
-    case 1: pv_tile_n(o, ldo, corr, p, v, ldv, kv, 1, last); break;
-    case 2: pv_tile_n(o, ldo, corr, p, v, ldv, kv, 2, last); break;
-    case 3: pv_tile_n(o, ldo, corr, p, v, ldv, kv, 3, last); break;
-    case 4: pv_tile_n(o, ldo, corr, p, v, ldv, kv, 4, last); break;
+    case 1: pv_tile_n(o, ldo, corr, p, kb, v, ldv, kv, 1, last); break;
+    case 2: pv_tile_n(o, ldo, corr, p, kb, v, ldv, kv, 2, last); break;
+    case 3: pv_tile_n(o, ldo, corr, p, kb, v, ldv, kv, 3, last); break;
+    case 4: pv_tile_n(o, ldo, corr, p, kb, v, ldv, kv, 4, last); break;
 #if PV_MAXV >= 6
-    case 5: pv_tile_n(o, ldo, corr, p, v, ldv, kv, 5, last); break;
-    case 6: pv_tile_n(o, ldo, corr, p, v, ldv, kv, 6, last); break;
+    case 5: pv_tile_n(o, ldo, corr, p, kb, v, ldv, kv, 5, last); break;
+    case 6: pv_tile_n(o, ldo, corr, p, kb, v, ldv, kv, 6, last); break;
 #endif
     default: break;
     }
@@ -166,26 +190,29 @@ static void pv_tile(float *o, int64_t ldo, const float *corr, const float *p, co
 /* ---- one task: (batch, head, query block) ------------------------------------------ */
 
 typedef struct att_tile {
-    void *q;     /* [QB][Dp] f32 or bf16 */
-    float *s;    /* [QB][KB] scores, then probabilities */
-    float *o;    /* [QB][nv VL] */
+    void *q;      /* [QB][Dp] f32 or bf16 */
+    float *s;     /* [QB][kb] scores, then probabilities */
+    float *o;     /* [QB][nv VL] */
+    vf *rowmax;   /* [QB] running vector maxima of the current key block */
     float *m, *l, *mnew, *corr; /* [QB] */
 } att_tile;
 
+static size_t att_q_bytes(const att_job *j) { return sdc_round64((size_t)(QB * j->Dp) * (j->bf16 ? 2 : 4)); }
+
 static void att_tile_map(const att_job *j, char *base, att_tile *t) {
-    size_t qb = sdc_round64((size_t)(QB * j->Dp) * (j->bf16 ? 2 : 4));
     t->q = base;
-    t->s = (float *)(base + qb);
-    t->o = t->s + QB * KB;
+    t->rowmax = (vf *)(base + att_q_bytes(j));
+    t->s = (float *)(t->rowmax + QB);
+    t->o = t->s + QB * j->kb;
     t->m = t->o + QB * j->nv * VL;
     t->l = t->m + QB;
     t->mnew = t->l + QB;
     t->corr = t->mnew + QB;
 }
 
-static size_t att_tile_bytes(int64_t Dp, int64_t nv, int bf16) {
-    size_t qb = sdc_round64((size_t)(QB * Dp) * (bf16 ? 2 : 4));
-    return sdc_round64(qb + sizeof(float) * (size_t)(QB * KB + QB * nv * VL + 4 * QB));
+static size_t att_tile_bytes(const att_job *j) {
+    size_t floats = (size_t)(QB * j->kb + QB * j->nv * VL + 4 * QB);
+    return sdc_round64(att_q_bytes(j) + sizeof(vf) * QB + sizeof(float) * floats);
 }
 
 /* Q block rows [i0, i0 + QB) of (b, h) into t->q, zero past Tq and D. */
@@ -205,49 +232,48 @@ static void att_load_q(const att_job *j, int64_t b, int64_t h, int64_t i0, att_t
     }
 }
 
-/* Scores of the key block kb for all QB rows: t->s = scale * Q.K^T, -inf
- * where masked; then the new row maxima. kv: keys of the block < Tk. */
+/* Scores of the key block starting at key j0 (kv keys < Tk) for all QB
+ * rows: t->s = scale Q.K^T, -inf where masked; then the new row maxima. */
 static void att_scores(const att_job *j, const char *ktb, int64_t i0, int64_t j0, int64_t kv, att_tile *t) {
     const sdc_attention_args *a = j->a;
+    for (int64_t r = 0; r < QB; r++) t->rowmax[r] = vset1(-INFINITY);
     for (int64_t r = 0; r < QB; r += QK_ROWS)
         for (int64_t c = 0; c < kv; c += 2 * VL) {
+            int64_t lim[QK_ROWS];
+            /* a tile needs masking when it reaches past Tk, or past the
+             * first row's query under a causal mask */
+            bool mask = c + 2 * VL > kv || (a->causal && j0 + c + 2 * VL - 1 > i0 + r);
+            for (int64_t x = 0; x < QK_ROWS; x++)
+                lim[x] = (a->causal ? SDC_MIN(kv, i0 + r + x + 1 - j0) : kv) - c;
+            qk_out o = {t->s + r * j->kb + c, t->rowmax + r, j->kb, mask ? lim : NULL, a->scale};
 #ifdef ATT_BF16
             if (j->bf16) {
-                qk_tile_bf16((const uint16_t *)t->q + r * j->Dp, j->Dp, (const uint16_t *)ktb + c * 2, t->s + r * KB + c);
+                qk_tile_bf16((const uint16_t *)t->q + r * j->Dp, j->Dp, (const uint16_t *)ktb + c * 2, &o);
                 continue;
             }
 #endif
-            qk_tile_f32((const float *)t->q + r * j->Dp, j->Dp, a->D, (const float *)ktb + c, t->s + r * KB + c);
+            qk_tile_f32((const float *)t->q + r * j->Dp, j->Dp, a->D, (const float *)ktb + c, &o);
         }
-    vf sc = vset1(a->scale), ninf = vset1(-INFINITY);
     for (int64_t r = 0; r < QB; r++) {
-        float *s = t->s + r * KB;
-        int64_t lim = kv; /* keys of this row that count */
-        if (a->causal) lim = SDC_MAX((int64_t)0, SDC_MIN(kv, i0 + r + 1 - j0));
-        vf mx = ninf;
-        for (int64_t c = 0; c < kv; c += VL) {
-            vf x = vselect_n(vmul(vload(s + c), sc), ninf, lim - c);
-            vstore(s + c, x);
-            mx = vmax(mx, x);
-        }
-        t->mnew[r] = fmaxf(t->m[r], vhmax(mx));
+        float mx = vhmax(t->rowmax[r]);
+        t->mnew[r] = mx > t->m[r] ? mx : t->m[r];
     }
 }
 
 /* Probabilities in place, correction factors, running sums. */
-static void att_softmax(int64_t kv, att_tile *t) {
+static void att_softmax(int64_t kb, int64_t kv, att_tile *t) {
     for (int64_t r = 0; r < QB; r += VL) { /* corr = exp(m - m'), 0 while m = -inf */
         vf m = vload(t->m + r), mn = vload(t->mnew + r);
         vstore(t->corr + r, vexp(vsub(m, mn)));
         vstore(t->m + r, mn);
     }
     for (int64_t r = 0; r < QB; r++) {
-        float *s = t->s + r * KB;
+        float *s = t->s + r * kb;
         vf mn = vset1(t->mnew[r]), sum = vzero();
         for (int64_t c = 0; c < kv; c += VL) {
             vf p = vexp(vsub(vload(s + c), mn));
             vstore(s + c, p);
-            sum = vadd(sum, vkeep_n(p, kv - c));
+            sum = vadd(sum, p); /* masked lanes are exp(-inf) = 0 */
         }
         t->l[r] = t->l[r] * t->corr[r] + vhsum(sum);
     }
@@ -261,7 +287,7 @@ static void att_task(void *v, int task) {
     att_tile t;
     att_tile_map(j, sdc_slice_ptr(&j->priv, slot), &t);
     att_load_q(j, b, h, i0, &t);
-    int64_t ldo_t = j->nv * VL;
+    int64_t ldo_t = j->nv * VL, kb = j->kb;
     memset(t.o, 0, (size_t)(QB * ldo_t) * sizeof(float));
     for (int64_t r = 0; r < QB; r++) {
         /* rows past Tq start as if a key had been seen, so no -inf - -inf */
@@ -270,17 +296,17 @@ static void att_task(void *v, int task) {
     }
     int64_t kend = a->causal ? SDC_MIN(a->Tk, i0 + QB) : a->Tk; /* keys any row of the block sees */
     const float *vbase = a->v + b * a->Tk * a->ldv + h * a->D;
-    for (int64_t j0 = 0; j0 < kend; j0 += KB) {
-        int64_t kv = SDC_MIN((int64_t)KB, a->Tk - j0);
-        const char *ktb = j->kt + bh * j->kt_head_bytes + (j0 / KB) * j->Dp * KB * (j->bf16 ? 2 : 4);
+    for (int64_t j0 = 0; j0 < kend; j0 += kb) {
+        int64_t kv = SDC_MIN(kb, a->Tk - j0);
+        const char *ktb = j->kt + bh * j->kt_head_bytes + (j0 / kb) * j->Dp * kb * (j->bf16 ? 2 : 4);
         att_scores(j, ktb, i0, j0, kv, &t);
-        att_softmax(kv, &t);
+        att_softmax(kb, kv, &t);
         for (int64_t dc = 0; dc < j->nv; dc += PV_MAXV) { /* O = corr O + P V, PV_MAXV vectors at a time */
             int nvc = (int)SDC_MIN((int64_t)PV_MAXV, j->nv - dc);
             int64_t last = SDC_MIN((int64_t)VL, a->D - (dc + nvc - 1) * VL);
             for (int64_t r = 0; r < QB; r += PV_ROWS)
-                pv_tile(t.o + r * ldo_t + dc * VL, ldo_t, t.corr + r, t.s + r * KB, vbase + j0 * a->ldv + dc * VL,
-                        a->ldv, kv, nvc, last);
+                pv_tile(t.o + r * ldo_t + dc * VL, ldo_t, t.corr + r, t.s + r * kb, kb,
+                        vbase + j0 * a->ldv + dc * VL, a->ldv, kv, nvc, last);
         }
     }
     int64_t rows = SDC_MIN((int64_t)QB, a->Tq - i0);
@@ -300,12 +326,13 @@ void SIMD_NAME(attention)(sdc_pool *pool, const sdc_attention_args *a) {
 #endif
     j.round = a->compute == SDC_COMPUTE_BF16 && !j.bf16;
     j.Dp = (a->D + 1) / 2 * 2;
-    j.nkb = sdc_ceil_div(a->Tk, KB);
+    j.kb = a->Tk <= KB_MAX ? sdc_ceil_div(a->Tk, 2 * VL) * 2 * VL : KB;
+    j.nkb = sdc_ceil_div(a->Tk, j.kb);
     j.nqb = sdc_ceil_div(a->Tq, QB);
     j.nv = sdc_ceil_div(a->D, VL);
-    size_t kt_head = 0, kt_all = 0, tile = att_tile_bytes(j.Dp, j.nv, j.bf16), priv = 0, total = 0;
+    size_t kt_head = 0, kt_all = 0, tile = att_tile_bytes(&j), priv = 0, total = 0;
     int nt = SDC_MAX(1, SDC_MIN(sdc_pool_threads(pool), 64));
-    bool ok = sdc_mul_ok((size_t)(j.nkb * j.Dp * KB), j.bf16 ? 2 : 4, &kt_head) &&
+    bool ok = sdc_mul_ok((size_t)(j.nkb * j.Dp * j.kb), j.bf16 ? 2 : 4, &kt_head) &&
               sdc_mul_ok(sdc_round64(kt_head), (size_t)(a->B * a->heads), &kt_all) &&
               sdc_mul_ok(tile, (size_t)nt, &priv) && sdc_add_ok(kt_all, priv, &total);
     char *base = ok ? sdc_x86_scratch(total) : NULL;
