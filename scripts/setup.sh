@@ -5,7 +5,7 @@
 set -euo pipefail
 
 PACKAGES=(
-    build-essential clang pkg-config
+    build-essential clang libclang-rt-14-dev pkg-config
     libjansson-dev libutf8proc-dev zlib1g-dev libpng-dev libjpeg-dev libwebp-dev libyaml-dev
     chromium fonts-dejavu-core
 )

@@ -43,6 +43,12 @@ sdc_status sdc_weight_file_add(sdc_weight_file *f, const char *name, sdc_dtype d
     if (ndim < 0 || ndim > SDC_WEIGHT_MAX_DIMS)
         return sdc_error_set(err, SDC_ERR_UNSUPPORTED, "tensor '%s' has %d dims (max %d)", name, ndim,
                              SDC_WEIGHT_MAX_DIMS);
+    /* every parser checks numel; this also bounds the product of the non-zero
+     * dims, so code that multiplies dims in any order never overflows */
+    int64_t prod = 1;
+    for (int i = 0; i < ndim; i++)
+        if (shape[i] < 0 || (shape[i] > 0 && __builtin_mul_overflow(prod, shape[i], &prod)))
+            return sdc_error_set(err, SDC_ERR_FORMAT, "tensor '%s' has an invalid or overflowing shape", name);
     if (f->count == f->cap) {
         size_t ncap = f->cap ? f->cap * 2 : 256;
         sdc_weight_info *nt = realloc(f->tensors, ncap * sizeof *nt);
@@ -116,6 +122,8 @@ const char *sdc_weight_file_meta(const sdc_weight_file *f, const char *key) {
 
 int64_t sdc_weight_numel(const sdc_weight_info *w) {
     int64_t n = 1;
+    for (int i = 0; i < w->ndim; i++)
+        if (w->shape[i] == 0) return 0;
     for (int i = 0; i < w->ndim; i++) n *= w->shape[i];
     return n;
 }
@@ -189,6 +197,7 @@ sdc_status sdc_weight_convert(const sdc_weight_info *w, sdc_dtype to, void *dst,
     if (n % be || sdc_dtype_row_bytes(w->dtype, n) != w->nbytes)
         return sdc_error_set(err, SDC_ERR_FORMAT, "tensor '%s' has %zu bytes, not %zu %s elements", w->name, w->nbytes,
                              n, sdc_dtype_name(w->dtype));
+    if (n == 0) return SDC_OK;
     if (to == SDC_DTYPE_F32 || to == w->dtype) {
         if (to == w->dtype) memcpy(dst, w->data, need);
         else sdc_convert_to_f32(w->dtype, w->data, dst, n);
