@@ -74,9 +74,9 @@ void *sdc_arena_alloc(sdc_arena *a, size_t size) {
             a->head->offset = 0;
             continue;
         }
-        /* grow: at least double the capacity so a run needs few chunks */
-        size_t want = SDC_MAX(need, a->capacity);
-        if (want < ((size_t)1 << 20)) want = (size_t)1 << 20;
+        /* grow by what is needed, in chunks of at least 64 MB: doubling
+         * would hold up to twice the peak during a first run */
+        size_t want = SDC_MAX(need, (size_t)64 << 20);
         sdc_arena_chunk *n = chunk_new(want);
         if (!n) return NULL;
         n->prev = c;

@@ -97,6 +97,23 @@ static void read_config(sdc_wload *l, sdc_clip_text_config *cfg, const sdc_clip_
                       (long long)cfg->width, (long long)cfg->heads, (long long)cfg->layers);
 }
 
+/* The token embedding stays in its stored dtype (49408 x 1024 floats would
+ * be 200 MB as f32); embed() widens the few rows a prompt uses. */
+static sdc_tensor *token_table(sdc_wload *l, const char *name, const sdc_clip_text_config *cfg) {
+    const sdc_weight_info *w = sdc_wl_ok(l) ? sdc_wl_info(l, "%s", name) : NULL;
+    if (!w || w->ndim != 2 || w->shape[0] != cfg->vocab || w->shape[1] != cfg->width ||
+        !(w->dtype == SDC_DTYPE_F32 || w->dtype == SDC_DTYPE_F16 || w->dtype == SDC_DTYPE_BF16))
+        return sdc_wl_f32(l, "%s", name); /* anything unusual: widen it all (reports errors too) */
+    sdc_tensor *t = sdc_wstore_alloc(l->store, sizeof *t);
+    if (!t) {
+        sdc_error_set(l->err, SDC_ERR_OOM, "out of memory");
+        return NULL;
+    }
+    *t = sdc_weight_tensor(w);
+    l->n_params += sdc_weight_numel(w);
+    return t;
+}
+
 sdc_status sdc_clip_text_load(const sdc_model_files *m, const sdc_clip_text_opts *opts, sdc_clip_text **out,
                               sdc_error *err) {
     *out = NULL;
@@ -113,7 +130,7 @@ sdc_status sdc_clip_text_load(const sdc_model_files *m, const sdc_clip_text_opts
     const sdc_clip_text_config *cfg = &c->cfg;
     if (sdc_wl_ok(&l)) c->layer = calloc((size_t)cfg->layers, sizeof *c->layer);
     if (sdc_wl_ok(&l) && !c->layer) sdc_error_set(err, SDC_ERR_OOM, "out of memory");
-    c->tok_emb = sdc_wl_f32(&l, hf ? "embeddings.token_embedding.weight" : "token_embedding.weight");
+    c->tok_emb = token_table(&l, hf ? "embeddings.token_embedding.weight" : "token_embedding.weight", cfg);
     c->pos_emb = sdc_wl_f32(&l, hf ? "embeddings.position_embedding.weight" : "positional_embedding");
     for (int64_t i = 0; sdc_wl_ok(&l) && i < cfg->layers; i++)
         (hf ? load_layer_hf : load_layer_openclip)(&l, cfg, i, &c->layer[i]);
@@ -140,13 +157,17 @@ static sdc_tensor *embed(sdc_ctx *c, const sdc_clip_text *m, const int32_t *ids,
     if (T > m->cfg.max_pos) return sdc_ctx_fail(c, SDC_ERR_INVALID_ARG, "%lld tokens exceed the %lld positions of the text encoder", (long long)T, (long long)m->cfg.max_pos);
     sdc_tensor *x = sdc_new_3d(c, B, T, D);
     if (!x) return NULL;
-    const float *tok = m->tok_emb->data, *pos = m->pos_emb->data;
+    const float *pos = m->pos_emb->data;
+    const char *tok = m->tok_emb->data;
+    size_t row = (size_t)D * (size_t)sdc_dtype_block_bytes(m->tok_emb->dtype);
     float *out = x->data;
     for (int64_t b = 0; b < B; b++)
         for (int64_t t = 0; t < T; t++) {
             int32_t id = ids[b * T + t];
             if (id < 0 || id >= m->cfg.vocab) return sdc_ctx_fail(c, SDC_ERR_INVALID_ARG, "token id %d outside the vocabulary", id);
-            for (int64_t d = 0; d < D; d++) out[(b * T + t) * D + d] = tok[id * D + d] + pos[t * D + d];
+            float *o = out + (b * T + t) * D;
+            sdc_convert_to_f32(m->tok_emb->dtype, tok + (size_t)id * row, o, (size_t)D);
+            for (int64_t d = 0; d < D; d++) o[d] += pos[t * D + d];
         }
     return x;
 }

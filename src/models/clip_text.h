@@ -43,7 +43,7 @@ typedef struct sdc_clip_layer {
 
 typedef struct sdc_clip_text {
     sdc_clip_text_config cfg;
-    sdc_tensor *tok_emb; /* [vocab, width] f32 */
+    sdc_tensor *tok_emb; /* [vocab, width] in the stored dtype (f32 / f16 / bf16) */
     sdc_tensor *pos_emb; /* [max_pos, width] f32 */
     sdc_clip_layer *layer;
     sdc_tensor *final_ln_w, *final_ln_b;

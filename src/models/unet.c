@@ -226,7 +226,7 @@ static sdc_tensor *res_forward(sdc_ctx *c, const sdc_resblock *r, const sdc_tens
     h = sdc_op_conv2d(c, h, r->conv1_w, r->conv1_b, 1, 1);
     sdc_tensor *e = sdc_op_linear(c, emb_silu, r->emb_w, r->emb_b); /* [B, cout] */
     h = sdc_op_add_(c, h, e);
-    h = sdc_op_group_norm(c, h, GN_GROUPS, r->norm2_w, r->norm2_b, RES_EPS, 1);
+    h = sdc_op_group_norm_(c, h, GN_GROUPS, r->norm2_w, r->norm2_b, RES_EPS, 1);
     const sdc_tensor *skip = r->skip_w ? sdc_op_linear(c, x, r->skip_w, r->skip_b) : x;
     return sdc_op_conv2d_ex(c, h, r->conv2_w, r->conv2_b, 1, 1, 1, 1, 1, skip);
 }
@@ -351,7 +351,7 @@ sdc_tensor *sdc_unet_forward(sdc_ctx *c, const sdc_unet *u, const sdc_tensor *x,
         h = block_forward(c, &u->output[i], h, emb, context, next ? next->shape[1] : 0, next ? next->shape[2] : 0);
         sdc_ctx_dump(c, h, "unet.output_blocks.%d", i);
     }
-    h = sdc_op_group_norm(c, h, GN_GROUPS, u->out_norm_w, u->out_norm_b, RES_EPS, 1);
+    h = sdc_op_group_norm_(c, h, GN_GROUPS, u->out_norm_w, u->out_norm_b, RES_EPS, 1);
     h = sdc_op_conv2d(c, h, u->out_conv_w, u->out_conv_b, 1, 1);
     return sdc_op_nhwc_to_nchw(c, h);
 }

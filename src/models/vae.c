@@ -131,18 +131,21 @@ void sdc_vae_free(sdc_vae *v) {
 
 /* ---- forward ---------------------------------------------------------------- */
 
-static sdc_tensor *res_forward(sdc_ctx *c, const sdc_vae_res *r, const sdc_tensor *x) {
-    sdc_arena_mark mark = sdc_arena_get_mark(&c->arena);
+/* Each stage replaces its input: the output is kept at `base`, a mark taken
+ * before the input was allocated, so the input and every temporary are
+ * freed (a decode at 512x512 would otherwise hold every level's tensors). */
+static sdc_tensor *res_forward(sdc_ctx *c, const sdc_vae_res *r, const sdc_tensor *x, sdc_arena_mark base) {
+    sdc_arena_mark mark = base;
     sdc_tensor *h = sdc_op_group_norm(c, x, GN_GROUPS, r->norm1_w, r->norm1_b, GN_EPS, 1);
     h = sdc_op_conv2d(c, h, r->conv1_w, r->conv1_b, 1, 1);
-    h = sdc_op_group_norm(c, h, GN_GROUPS, r->norm2_w, r->norm2_b, GN_EPS, 1);
+    h = sdc_op_group_norm_(c, h, GN_GROUPS, r->norm2_w, r->norm2_b, GN_EPS, 1);
     const sdc_tensor *skip = r->short_w ? sdc_op_linear(c, x, r->short_w, r->short_b) : x;
     return sdc_keep(c, mark, sdc_op_conv2d_ex(c, h, r->conv2_w, r->conv2_b, 1, 1, 1, 1, 1, skip));
 }
 
-static sdc_tensor *attn_forward(sdc_ctx *c, const sdc_vae_attn *a, const sdc_tensor *x) {
+static sdc_tensor *attn_forward(sdc_ctx *c, const sdc_vae_attn *a, const sdc_tensor *x, sdc_arena_mark base) {
     if (!x) return NULL;
-    sdc_arena_mark mark = sdc_arena_get_mark(&c->arena);
+    sdc_arena_mark mark = base;
     int64_t B = x->shape[0], H = x->shape[1], W = x->shape[2], C = a->C;
     sdc_tensor *h = sdc_op_group_norm(c, x, GN_GROUPS, a->norm_w, a->norm_b, GN_EPS, 0);
     sdc_tensor *qkv = sdc_op_linear(c, h, a->qkv_w, a->qkv_b); /* [B, H, W, 3C] */
@@ -155,14 +158,14 @@ static sdc_tensor *attn_forward(sdc_ctx *c, const sdc_vae_attn *a, const sdc_ten
     return sdc_keep(c, mark, sdc_op_linear_res(c, &img, a->proj_w, a->proj_b, x));
 }
 
-static sdc_tensor *mid_forward(sdc_ctx *c, const sdc_vae_half *h, sdc_tensor *x) {
-    x = res_forward(c, &h->mid1, x);
-    x = attn_forward(c, &h->mid_attn, x);
-    return res_forward(c, &h->mid2, x);
+static sdc_tensor *mid_forward(sdc_ctx *c, const sdc_vae_half *h, sdc_tensor *x, sdc_arena_mark base) {
+    x = res_forward(c, &h->mid1, x, base);
+    x = attn_forward(c, &h->mid_attn, x, base);
+    return res_forward(c, &h->mid2, x, base);
 }
 
 static sdc_tensor *head_forward(sdc_ctx *c, const sdc_vae_half *h, sdc_tensor *x) {
-    x = sdc_op_group_norm(c, x, GN_GROUPS, h->norm_out_w, h->norm_out_b, GN_EPS, 1);
+    x = sdc_op_group_norm_(c, x, GN_GROUPS, h->norm_out_w, h->norm_out_b, GN_EPS, 1); /* x is not needed after */
     return sdc_op_conv2d(c, x, h->conv_out_w, h->conv_out_b, 1, 1);
 }
 
@@ -171,18 +174,18 @@ sdc_tensor *sdc_vae_decode(sdc_ctx *c, const sdc_vae *v, const sdc_tensor *z) {
     if (z->ndim != 4 || z->shape[1] != v->latent_ch)
         return sdc_ctx_fail(c, SDC_ERR_INVALID_ARG, "vae decode: latent must be [B, %lld, h, w]", (long long)v->latent_ch);
     const sdc_vae_half *d = &v->dec;
+    sdc_arena_mark base = sdc_arena_get_mark(&c->arena);
     sdc_tensor *x = sdc_op_nchw_to_nhwc(c, z);
     if (d->quant_w) x = sdc_op_linear(c, x, d->quant_w, d->quant_b);
-    x = sdc_op_conv2d(c, x, d->conv_in_w, d->conv_in_b, 1, 1);
-    x = mid_forward(c, d, x);
+    x = sdc_keep(c, base, sdc_op_conv2d(c, x, d->conv_in_w, d->conv_in_b, 1, 1));
+    x = mid_forward(c, d, x, base);
     sdc_ctx_dump(c, x, "vae.decoder.mid");
     for (int i = d->n_levels - 1; i >= 0 && x; i--) {
         const sdc_vae_level *L = &d->level[i];
-        for (int j = 0; j < L->n_res; j++) x = res_forward(c, &L->res[j], x);
+        for (int j = 0; j < L->n_res; j++) x = res_forward(c, &L->res[j], x, base);
         if (L->sample_w && x) {
-            sdc_arena_mark mark = sdc_arena_get_mark(&c->arena);
             sdc_tensor *u = sdc_op_upsample_nearest(c, x, 2 * x->shape[1], 2 * x->shape[2]);
-            x = sdc_keep(c, mark, sdc_op_conv2d(c, u, L->sample_w, L->sample_b, 1, 1));
+            x = sdc_keep(c, base, sdc_op_conv2d(c, u, L->sample_w, L->sample_b, 1, 1));
         }
         sdc_ctx_dump(c, x, "vae.decoder.up.%d", i);
     }
@@ -196,19 +199,17 @@ sdc_tensor *sdc_vae_encode(sdc_ctx *c, const sdc_vae *v, const sdc_tensor *image
     if (!e->present) return sdc_ctx_fail(c, SDC_ERR_UNSUPPORTED, "this VAE has no encoder");
     if (image->ndim != 4 || image->shape[1] != 3 || image->shape[2] % 8 || image->shape[3] % 8)
         return sdc_ctx_fail(c, SDC_ERR_INVALID_ARG, "vae encode: image must be [B, 3, H, W] with H, W multiples of 8");
+    sdc_arena_mark base = sdc_arena_get_mark(&c->arena);
     sdc_tensor *x = sdc_op_nchw_to_nhwc(c, image);
-    x = sdc_op_conv2d(c, x, e->conv_in_w, e->conv_in_b, 1, 1);
+    x = sdc_keep(c, base, sdc_op_conv2d(c, x, e->conv_in_w, e->conv_in_b, 1, 1));
     for (int i = 0; i < e->n_levels && x; i++) {
         const sdc_vae_level *L = &e->level[i];
-        for (int j = 0; j < L->n_res; j++) x = res_forward(c, &L->res[j], x);
-        if (L->sample_w) {
-            /* ldm pads right and bottom by one, then convolves with stride 2 */
-            sdc_arena_mark mark = sdc_arena_get_mark(&c->arena);
-            x = sdc_keep(c, mark, sdc_op_conv2d_ex(c, x, L->sample_w, L->sample_b, 2, 0, 0, 1, 1, NULL));
-        }
+        for (int j = 0; j < L->n_res; j++) x = res_forward(c, &L->res[j], x, base);
+        if (L->sample_w) /* ldm pads right and bottom by one, then convolves with stride 2 */
+            x = sdc_keep(c, base, sdc_op_conv2d_ex(c, x, L->sample_w, L->sample_b, 2, 0, 0, 1, 1, NULL));
         sdc_ctx_dump(c, x, "vae.encoder.down.%d", i);
     }
-    x = mid_forward(c, e, x);
+    x = mid_forward(c, e, x, base);
     x = head_forward(c, e, x);
     if (e->quant_w) x = sdc_op_linear(c, x, e->quant_w, e->quant_b);
     if (!x) return NULL;

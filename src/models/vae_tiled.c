@@ -213,52 +213,50 @@ static void sim_keep(sim *s, size_t mark, int64_t n) {
     sim_alloc(s, n);
 }
 
-static void sim_res(sim *s, const sdc_vae_res *r, int64_t P) {
-    size_t mark = s->cur;
-    sim_alloc(s, mul3(P, r->cin, 1));
-    sim_alloc(s, mul3(P, r->cout, 1));
-    sim_alloc(s, mul3(P, r->cout, 1));
+/* vae.c: every stage keeps its output at `base`, the mark before the
+ * decode's first tensor (the input and all temporaries are dropped);
+ * the second group norm of a block and the head's group norm work in place. */
+static void sim_res(sim *s, const sdc_vae_res *r, int64_t P, size_t base) {
+    sim_alloc(s, mul3(P, r->cin, 1));  /* norm1 */
+    sim_alloc(s, mul3(P, r->cout, 1)); /* conv1 */
     if (r->short_w) sim_alloc(s, mul3(P, r->cout, 1));
-    sim_alloc(s, mul3(P, r->cout, 1));
-    sim_keep(s, mark, mul3(P, r->cout, 1));
+    sim_alloc(s, mul3(P, r->cout, 1)); /* conv2 + residual */
+    sim_keep(s, base, mul3(P, r->cout, 1));
 }
 
-static void sim_mid(sim *s, const sdc_vae_half *h, int64_t P) {
-    sim_res(s, &h->mid1, P);
-    size_t mark = s->cur;
+static void sim_mid(sim *s, const sdc_vae_half *h, int64_t P, size_t base) {
+    sim_res(s, &h->mid1, P, base);
     int64_t C = h->mid_attn.C;
     sim_alloc(s, mul3(P, C, 1)); /* norm */
     sim_alloc(s, mul3(P, C, 3)); /* qkv */
     sim_alloc(s, mul3(P, C, 1)); /* attention */
     sim_alloc(s, mul3(P, C, 1)); /* projection + residual */
-    sim_keep(s, mark, mul3(P, C, 1));
-    sim_res(s, &h->mid2, P);
+    sim_keep(s, base, mul3(P, C, 1));
+    sim_res(s, &h->mid2, P, base);
 }
-
-static int64_t half_ch(const sdc_vae_half *h) { return h->conv_out_w ? h->conv_out_w->shape[3] : 0; }
 
 size_t sdc_vae_decode_bytes(const sdc_vae *v, int64_t B, int64_t h, int64_t w) {
     const sdc_vae_half *d = &v->dec;
     if (!d->present || !d->conv_in_w || B < 1 || h < 1 || w < 1) return 0;
     sim s = {0, 0};
+    size_t base = 0;
     int64_t P = mul3(B, h, w);
     sim_alloc(&s, mul3(P, v->latent_ch, 1));
     if (d->quant_w) sim_alloc(&s, mul3(P, v->latent_ch, 1));
     sim_alloc(&s, mul3(P, d->conv_in_w->shape[0], 1));
-    sim_mid(&s, d, P);
+    sim_keep(&s, base, mul3(P, d->conv_in_w->shape[0], 1));
+    sim_mid(&s, d, P, base);
     for (int i = d->n_levels - 1; i >= 0; i--) {
         const sdc_vae_level *L = &d->level[i];
-        for (int j = 0; j < L->n_res; j++) sim_res(&s, &L->res[j], P);
+        for (int j = 0; j < L->n_res; j++) sim_res(&s, &L->res[j], P, base);
         if (!L->sample_w) continue;
-        size_t mark = s.cur;
         P = mul3(P, 4, 1);
         sim_alloc(&s, mul3(P, L->sample_w->shape[3], 1)); /* upsampled */
         sim_alloc(&s, mul3(P, L->sample_w->shape[0], 1));
-        sim_keep(&s, mark, mul3(P, L->sample_w->shape[0], 1));
+        sim_keep(&s, base, mul3(P, L->sample_w->shape[0], 1));
     }
-    sim_alloc(&s, mul3(P, half_ch(d), 1));
-    sim_alloc(&s, mul3(P, d->conv_out_w->shape[0], 1));
-    sim_alloc(&s, mul3(P, d->conv_out_w->shape[0], 1));
+    sim_alloc(&s, mul3(P, d->conv_out_w->shape[0], 1)); /* conv_out (the norm is in place) */
+    sim_alloc(&s, mul3(P, d->conv_out_w->shape[0], 1)); /* to NCHW */
     return s.peak;
 }
 
@@ -266,21 +264,23 @@ size_t sdc_vae_encode_bytes(const sdc_vae *v, int64_t B, int64_t H, int64_t W) {
     const sdc_vae_half *e = &v->enc;
     if (!e->present || !e->conv_in_w || B < 1 || H < 1 || W < 1) return 0;
     sim s = {0, 0};
+    size_t base = 0;
     int64_t h = H, w = W, P = mul3(B, h, w);
     sim_alloc(&s, mul3(P, 3, 1));
     sim_alloc(&s, mul3(P, e->conv_in_w->shape[0], 1));
+    sim_keep(&s, base, mul3(P, e->conv_in_w->shape[0], 1));
     for (int i = 0; i < e->n_levels; i++) {
         const sdc_vae_level *L = &e->level[i];
-        for (int j = 0; j < L->n_res; j++) sim_res(&s, &L->res[j], P);
+        for (int j = 0; j < L->n_res; j++) sim_res(&s, &L->res[j], P, base);
         if (!L->sample_w) continue;
         h = (h - 2) / 2 + 1; /* pad right/bottom by one, 3x3, stride 2 */
         w = (w - 2) / 2 + 1;
         P = mul3(B, h, w);
-        sim_keep(&s, s.cur, mul3(P, L->sample_w->shape[0], 1));
+        sim_alloc(&s, mul3(P, L->sample_w->shape[0], 1));
+        sim_keep(&s, base, mul3(P, L->sample_w->shape[0], 1));
     }
-    sim_mid(&s, e, P);
+    sim_mid(&s, e, P, base);
     int64_t m = vae_moment_ch(v);
-    sim_alloc(&s, mul3(P, half_ch(e), 1));
     sim_alloc(&s, mul3(P, e->conv_out_w->shape[0], 1));
     if (e->quant_w) sim_alloc(&s, mul3(P, m, 1));
     sim_alloc(&s, mul3(P, m, 1));

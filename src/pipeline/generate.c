@@ -105,11 +105,19 @@ static sdc_status encode_init(run *r, sdc_error *err) {
     return SDC_OK;
 }
 
-/* VAE decode image by image into out->image01 [B, 3, H, W] in [0, 1] */
-static sdc_status decode(run *r, sdc_gen_result *out, sdc_error *err) {
+/* VAE decode image by image into out->image01 [B, 3, H, W] in [0, 1], in
+ * a context sized up front by the decoder's memory estimate (one block, no
+ * fragmentation: the decode is the largest user of activation memory) */
+static sdc_status decode(run *r, sdc_pool *pool, sdc_gen_result *out, sdc_error *err) {
     int64_t H = r->h * 8, W = r->w * 8, per = r->C * r->h * r->w;
     out->image01 = malloc((size_t)(r->B * 3 * H * W) * sizeof(float));
     if (!out->image01) return sdc_error_set(err, SDC_ERR_OOM, "out of memory");
+    size_t need = sdc_vae_decode_bytes(r->m->vae, 1, r->h, r->w) + ((size_t)1 << 20);
+    sdc_ctx_free(&r->ctx); /* the text encoding is no longer needed */
+    if (sdc_ctx_init(&r->ctx, pool, need) != SDC_OK) return ctx_status(r, err);
+    r->ctx.compute = r->p->compute;
+    r->ctx.dump = r->p->dump;
+    r->ctx.dump_user = r->p->dump_user;
     for (int64_t b = 0; b < r->B; b++) {
         sdc_arena_mark mark = sdc_arena_get_mark(&r->ctx.arena);
         sdc_tensor *z = sdc_new_4d(&r->ctx, 1, r->C, r->h, r->w);
@@ -184,6 +192,7 @@ sdc_status sdc_generate(const sdc_sd_model *m, sdc_pool *pool, const sdc_gen_req
         cond = sdc_encode_prompt(&r.ctx, m, p->prompt, p->clip_skip);
         if (sdc_cfg_needs_uncond(p->cfg_scale)) uncond = sdc_encode_prompt(&r.ctx, m, p->negative_prompt, p->clip_skip);
         if (!sdc_ctx_ok(&r.ctx)) st = ctx_status(&r, err);
+        if (p->release_text) sdc_sd_model_release_text(m);
     }
     double t_text = sdc_time_now();
     if (!st && (p->init_image || p->init_latent)) st = encode_init(&r, err);
@@ -192,7 +201,7 @@ sdc_status sdc_generate(const sdc_sd_model *m, sdc_pool *pool, const sdc_gen_req
     double t_sample0 = sdc_time_now();
     if (!st) st = sample(&r, pool, cond, uncond, &stats, err);
     double t_sampled = sdc_time_now();
-    if (!st) st = decode(&r, out, err);
+    if (!st) st = decode(&r, pool, out, err);
     if (!st) {
         out->B = r.B, out->H = r.h * 8, out->W = r.w * 8;
         memcpy(out->seeds, stats.seeds, sizeof out->seeds);

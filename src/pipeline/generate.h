@@ -36,6 +36,7 @@ typedef struct sdc_gen_request {
     sdc_compute compute;
     int use_taesd;            /* decode with the model's TAESD (fast, approximate) */
     size_t vae_budget;        /* activation bytes above which the VAE works in tiles (0: default) */
+    int release_text;         /* drop the text encoder's pages after encoding (one-shot CLI runs) */
 
     /* img2img / inpaint (init_image or init_latent set) */
     const sdc_image *init_image; /* RGB, width x height */

@@ -129,3 +129,13 @@ void sdc_sd_model_free(sdc_sd_model *m) {
     sdc_model_files_close(m->vae_files);
     free(m);
 }
+
+void sdc_sd_model_release_text(const sdc_sd_model *m) {
+    static const char prefix[] = "cond_stage_model.";
+    for (size_t i = 0; i < sdc_model_files_count(m->files); i++) {
+        const char *name;
+        const sdc_weight_info *w = sdc_model_files_at(m->files, i, &name);
+        if (strncmp(name, prefix, sizeof prefix - 1) == 0 && sdc_model_files_is_mapped(m->files, w->data, w->nbytes))
+            sdc_mapfile_release(w->data, w->nbytes);
+    }
+}

@@ -53,6 +53,11 @@ typedef struct sdc_sd_model {
 sdc_status sdc_sd_model_load(const sdc_sd_model_opts *opts, sdc_sd_model **out, sdc_error *err);
 void sdc_sd_model_free(sdc_sd_model *m);
 
+/* Lets the text encoder's mapped weight pages leave resident memory until
+ * they are next read (they fault back in from the page cache): lowers the
+ * peak of a one-shot generation by the encoder's size. Never unsafe. */
+void sdc_sd_model_release_text(const sdc_sd_model *m);
+
 const char *sdc_sd_family_name(sdc_family f);
 
 #endif

@@ -186,21 +186,32 @@ static const sdc_tensor *contiguous_f32(sdc_ctx *c, const sdc_tensor *x, const c
     return sdc_tensor_is_contiguous(x) ? x : sdc_op_contiguous(c, x);
 }
 
-sdc_tensor *sdc_op_group_norm(sdc_ctx *c, const sdc_tensor *x, int groups, const sdc_tensor *gamma,
-                              const sdc_tensor *beta, float eps, int silu) {
-    if (!(x = contiguous_f32(c, x, "group_norm")) || !gamma || !beta) return NULL;
+static sdc_tensor *group_norm_into(sdc_ctx *c, const sdc_tensor *x, sdc_tensor *y, int groups, const sdc_tensor *gamma,
+                                   const sdc_tensor *beta, float eps, int silu) {
     int64_t C = x->shape[x->ndim - 1], B = x->shape[0];
     if (x->ndim < 2 || groups <= 0 || C % groups)
         return sdc_ctx_fail(c, SDC_ERR_INVALID_ARG, "group_norm: %lld channels not divisible into %d groups",
                             (long long)C, groups);
     if (!check_vec(c, gamma, C, "group_norm", "gamma") || !check_vec(c, beta, C, "group_norm", "beta")) return NULL;
-    sdc_tensor *y = sdc_new(c, x->ndim, x->shape);
-    if (!y) return NULL;
+    if (!y && !(y = sdc_new(c, x->ndim, x->shape))) return NULL;
     sdc_group_norm_args a = {.B = B, .P = sdc_tensor_numel(x) / (B * C), .C = C, .G = groups,
                              .x = x->data, .gamma = gamma->data, .beta = beta->data, .eps = eps,
                              .silu = silu, .y = y->data};
     c->k->group_norm(c->pool, &a);
     return y;
+}
+
+sdc_tensor *sdc_op_group_norm(sdc_ctx *c, const sdc_tensor *x, int groups, const sdc_tensor *gamma,
+                              const sdc_tensor *beta, float eps, int silu) {
+    if (!(x = contiguous_f32(c, x, "group_norm")) || !gamma || !beta) return NULL;
+    return group_norm_into(c, x, NULL, groups, gamma, beta, eps, silu);
+}
+
+sdc_tensor *sdc_op_group_norm_(sdc_ctx *c, sdc_tensor *x, int groups, const sdc_tensor *gamma, const sdc_tensor *beta,
+                               float eps, int silu) {
+    if (!x || !gamma || !beta || !sdc_ctx_ok(c) || !is_f32(c, x, "group_norm", "input")) return NULL;
+    if (!sdc_tensor_is_contiguous(x)) return sdc_ctx_fail(c, SDC_ERR_INTERNAL, "group_norm: in-place on a strided view");
+    return group_norm_into(c, x, x, groups, gamma, beta, eps, silu);
 }
 
 sdc_tensor *sdc_op_layer_norm(sdc_ctx *c, const sdc_tensor *x, const sdc_tensor *gamma, const sdc_tensor *beta,

@@ -45,6 +45,9 @@ sdc_tensor *sdc_op_conv2d_ex(sdc_ctx *c, const sdc_tensor *x, const sdc_tensor *
 /* Group norm of x [B, ..., C] (channels last), G groups; optional SiLU. */
 sdc_tensor *sdc_op_group_norm(sdc_ctx *c, const sdc_tensor *x, int groups, const sdc_tensor *gamma,
                               const sdc_tensor *beta, float eps, int silu);
+/* The same in place (x is overwritten and returned; x must be contiguous). */
+sdc_tensor *sdc_op_group_norm_(sdc_ctx *c, sdc_tensor *x, int groups, const sdc_tensor *gamma, const sdc_tensor *beta,
+                               float eps, int silu);
 /* Layer norm over the last dim. gamma/beta may be NULL (1 / 0). */
 sdc_tensor *sdc_op_layer_norm(sdc_ctx *c, const sdc_tensor *x, const sdc_tensor *gamma, const sdc_tensor *beta,
                               float eps);

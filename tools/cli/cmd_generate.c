@@ -554,6 +554,7 @@ static int run_batches(const gen_opts *o, gen_plan *g, sdc_sd_model *m, sdc_pool
     sdc_error_clear(&err);
     progress_state ps = {.tty = isatty(2), .quiet = o->quiet, .batches = o->batch_count};
     g->req.on_progress = on_progress;
+    g->req.release_text = o->batch_count == 1; /* one encoding: its weights need not stay resident */
     g->req.user = &ps;
     g->req.log = log;
     float *all = NULL;
