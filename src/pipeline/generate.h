@@ -41,6 +41,7 @@ typedef struct sdc_gen_request {
     /* img2img / inpaint (init_image or init_latent set) */
     const sdc_image *init_image; /* RGB, width x height */
     float strength;              /* denoising strength in [0, 1] */
+    sdc_img2img_rule img2img_rule; /* steps a strength runs: SDC_IMG2IMG_DIFFUSERS (default), _A1111, _COMFY */
     const sdc_image *mask;       /* white = repaint; width x height; NULL: whole image */
     int mask_blur;               /* Gaussian blur radius in pixels (A1111 mask_blur), 0 = none */
 
