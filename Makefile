@@ -101,6 +101,11 @@ bench:
 	$(MAKE) MODE=release build/release/sdc build/release/sdc_bench
 	build/release/sdc_bench ops
 
+# Whole-model stages on a full-size random SD 1.5 (BENCHMARKS.md)
+bench-e2e:
+	$(MAKE) MODE=release build/release/sdc build/release/sdc_bench
+	scripts/bench_e2e.sh
+
 # libFuzzer targets (clang): $(FUZZ_BUILD)/fuzz_NAME for every fuzz/fuzz_NAME.c, linked
 # against the parser layers built with coverage + ASan/UBSan. fuzz/run.sh runs them.
 FUZZ_BUILD ?= build/fuzz
