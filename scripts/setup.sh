@@ -7,6 +7,7 @@ set -euo pipefail
 PACKAGES=(
     build-essential clang libclang-rt-14-dev pkg-config
     libjansson-dev libutf8proc-dev zlib1g-dev libpng-dev libjpeg-dev libwebp-dev libyaml-dev
+    libcivetweb-dev curl jq wrk
     chromium fonts-dejavu-core
 )
 # Node.js + npm for the web UI's npm packages and browser tests (docs/WEBUI.md); a node that

@@ -21,5 +21,6 @@ int sdc_cmd_noise(int argc, char **argv);
 int sdc_cmd_info(int argc, char **argv);
 int sdc_cmd_convert(int argc, char **argv);
 int sdc_cmd_make_model(int argc, char **argv);
+int sdc_cmd_serve(int argc, char **argv);
 
 #endif

@@ -16,6 +16,7 @@ static const sdc_cli_command k_commands[] = {
     {"info", "describe a model file or folder (format, family, components, shapes)", sdc_cmd_info},
     {"convert", "convert a model to safetensors or GGUF (f16, q8_0, ...)", sdc_cmd_convert},
     {"make-model", "write a random-weight model with real names and shapes", sdc_cmd_make_model},
+    {"serve", "HTTP server: A1111 and ComfyUI APIs, web UI", sdc_cmd_serve},
 };
 
 static void usage(FILE *f) {
