@@ -148,7 +148,7 @@ void srv_file(srv_req *r, const char *path, const char *download_name) {
     if (download_name) snprintf(headers, sizeof headers, "Content-Disposition: filename=\"%.400s\"\r\n", download_name);
     mg_printf(r->conn, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %lld\r\nCache-Control: no-cache\r\n%s\r\n",
               mime_of(path), (long long)st.st_size, headers);
-    char buf[65536];
+    char buf[8192]; /* civetweb threads have small stacks (64 KiB here overflowed under ASan) */
     size_t n;
     while (strcmp(r->method, "HEAD") != 0 && (n = fread(buf, 1, sizeof buf, f)) > 0)
         if (mg_write(r->conn, buf, n) <= 0) break;
