@@ -10,7 +10,6 @@
 //   --url  test a server that is already running (e.g. mock_server.mjs) instead of sdc serve
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,17 +26,6 @@ function log(...a) {
     console.log(`[webui ${new Date().toISOString().slice(11, 19)}]`, ...a);
 }
 
-function freePort() {
-    return new Promise((resolve, reject) => {
-        const s = net.createServer();
-        s.on('error', reject);
-        s.listen(0, '127.0.0.1', () => {
-            const { port } = s.address();
-            s.close(() => resolve(port));
-        });
-    });
-}
-
 function modelsDir() {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sdc-webui-models-'));
     const model = path.join(SHARED, 'reference/model/sd15-random-tiny');
@@ -49,27 +37,29 @@ function modelsDir() {
 
 async function startServer() {
     if (!fs.existsSync(SDC)) throw new Error(`no sdc binary at ${SDC} (build it, or set SDC_BIN)`);
-    const port = await freePort();
     const models = modelsDir();
     const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sdc-webui-out-'));
-    const argv = ['serve', '--host', '127.0.0.1', '--port', String(port), '--models-dir', models, '--output-dir', outDir,
+    const portFile = path.join(outDir, 'port');
+    const argv = ['serve', '--host', '127.0.0.1', '--port', '0', '--port-file', portFile, '--models-dir', models,
+        '--output-dir', path.join(outDir, 'output'), '--input-dir', path.join(outDir, 'input'), '--temp-dir', path.join(outDir, 'temp'),
         '--web-dir', path.join(REPO, 'web')];
     log('starting', SDC, argv.join(' '));
     const logFile = path.join(ARTIFACTS, 'server.log');
     const out = fs.openSync(logFile, 'w');
     const child = spawn(SDC, argv, { stdio: ['ignore', out, out], env: { ...process.env, ASAN_OPTIONS: process.env.ASAN_OPTIONS ?? 'detect_leaks=0' } });
-    const url = `http://127.0.0.1:${port}/`;
+    let url = null;
     const t0 = Date.now();
     while (Date.now() - t0 < 30000) {
         if (child.exitCode !== null) throw new Error(`sdc serve exited with ${child.exitCode}:\n${fs.readFileSync(logFile, 'utf8').slice(-2000)}`);
-        try {
-            const res = await fetch(`${url}sdc/v1/info`);
-            if (res.ok) break;
-        } catch {
-            // not listening yet
+        const port = fs.existsSync(portFile) ? fs.readFileSync(portFile, 'utf8').trim() : '';
+        if (/^\d+$/.test(port)) {
+            url = `http://127.0.0.1:${port}/`;
+            const res = await fetch(`${url}sdc/v1/info`).catch(() => null);
+            if (res?.ok) break;
         }
         await sleep(200);
     }
+    if (!url) throw new Error(`sdc serve did not start listening within 30 s:\n${fs.readFileSync(logFile, 'utf8').slice(-2000)}`);
     const stop = async () => {
         if (child.exitCode === null) {
             child.kill('SIGTERM');
@@ -242,21 +232,28 @@ async function testDoodle(page, url) {
     check(size[0] === 256 && size[1] === 256, `doodle frame is 256x256 (got ${size})`);
     const status = await page.textContent('#dd-status');
     check(/^Frame \d+ in [\d.]+ s/.test(status), `frame time shown (got '${status}')`);
-    // two quick strokes: whatever was dropped on the way, the last sketch's frame ends on screen
-    for (const y of [0.7, 0.8]) {
+    // a stroke, and while its frame is being made another one: the stale request is dropped
+    // (aborted here, cancelled by the server) and the last sketch's frame ends on screen
+    const stroke = async (y) => {
         await page.mouse.move(box.x + box.width * 0.1, box.y + box.height * y);
         await page.mouse.down();
         await page.mouse.move(box.x + box.width * 0.9, box.y + box.height * y, { steps: 6 });
         await page.mouse.up();
-    }
+    };
+    await stroke(0.7);
+    await page.waitForFunction(() => window.sdcApp.doodle.inflight, null, { timeout: 10000 });
+    const t1 = Date.now();
+    await stroke(0.8);
     await page.waitForFunction(() => {
         const d = window.sdcApp.doodle;
         return !d.dirty && !d.inflight && d.shownSeq === d.seq;
     }, null, { timeout: 60000 });
+    const ms2 = Date.now() - t1;
     const d = await page.evaluate(() => ({ frames: window.sdcApp.doodle.frames, seq: window.sdcApp.doodle.seq, dropped: window.sdcApp.doodle.dropped }));
-    check(d.frames >= 2, `a frame came after the second strokes (${JSON.stringify(d)})`);
+    check(d.dropped >= 1, `the stale request was dropped (${JSON.stringify(d)})`);
+    check(d.frames === 2 && d.seq === 3, `only the first and the last sketch were shown (${JSON.stringify(d)})`);
     await page.screenshot({ path: path.join(ARTIFACTS, 'doodle.png') });
-    log(`doodle: first frame after the stroke in ${ms} ms; then ${JSON.stringify(d)}; status '${await page.textContent('#dd-status')}'`);
+    log(`doodle: first frame ${ms} ms after the stroke; last frame ${ms2} ms after the last stroke; ${JSON.stringify(d)}; status '${await page.textContent('#dd-status')}'`);
 }
 
 const TESTS = { settings: testSettings, nodes: testNodes, doodle: testDoodle };
