@@ -1,9 +1,11 @@
 /* A model file's named tensors, whatever the file format.
  *
  * sdc_weight_file is the one container every format parser fills:
- * safetensors (zero-copy over an mmap), and the other formats as they
- * land. Tensor data either points into the mapping or into buffers the
- * file owns; either way it lives until sdc_weight_file_close.
+ * safetensors, PyTorch zip checkpoints and GGUF, all zero-copy over an
+ * mmap where the bytes allow it (see docs/FORMATS.md). Tensor data either
+ * points into the mapping or into buffers the file owns; either way it
+ * lives until sdc_weight_file_close. Tensors keep their stored dtype
+ * (block-quantized ones included); sdc_weight_convert gives f32/f16/bf16.
  * Thread-safety: read-only after open, so concurrent lookups are fine. */
 #ifndef SDC_FORMATS_WEIGHT_FILE_H
 #define SDC_FORMATS_WEIGHT_FILE_H
@@ -41,8 +43,10 @@ typedef struct sdc_weight_file {
     const char *format;     /* "safetensors", "torch zip", "gguf" (static string) */
 } sdc_weight_file;
 
-/* Opens a weight file, choosing the parser from its content. On failure
- * returns an error whose message names the file, and *out is NULL. */
+/* Opens a weight file, choosing the parser from its first bytes (zip ->
+ * PyTorch, "GGUF", else safetensors; a bare pickle / legacy torch file is
+ * refused). On failure returns an error whose message names the file, and
+ * *out is NULL. */
 sdc_status sdc_weight_file_open(const char *path, sdc_weight_file **out, sdc_error *err);
 void sdc_weight_file_close(sdc_weight_file *f);
 
