@@ -30,7 +30,7 @@ OPT_debug := -O0 -g
 OPT_asan := -O2 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 LDOPT_asan := -fsanitize=address,undefined
 CFLAGS_ALL := $(CSTD) $(WARN) $(INCLUDES) $(OPT_$(MODE)) -MMD -MP $(CFLAGS)
-LDLIBS := -lcivetweb -ljansson -lpng -ljpeg -lwebp -lyaml -lz -lutf8proc -lm -lpthread
+LDLIBS := -lcivetweb -ljansson -lpng -ljpeg -lwebp -lyaml -lcrypto -lz -lutf8proc -lm -lpthread
 LDFLAGS_ALL := $(LDOPT_$(MODE)) $(LDFLAGS)
 
 ISA_avx2 := -mavx2 -mfma -mf16c

@@ -6,7 +6,7 @@ set -euo pipefail
 
 PACKAGES=(
     build-essential clang libclang-rt-14-dev pkg-config
-    libjansson-dev libutf8proc-dev zlib1g-dev libpng-dev libjpeg-dev libwebp-dev libyaml-dev
+    libjansson-dev libutf8proc-dev zlib1g-dev libpng-dev libjpeg-dev libwebp-dev libyaml-dev libssl-dev
     libcivetweb-dev curl jq wrk
     chromium fonts-dejavu-core
 )

@@ -17,6 +17,7 @@
 #include "base/util.h"
 #include "cli.h"
 #include "gen_output.h"
+#include "formats/file_hash.h"
 #include "image/image_io.h"
 #include "image/mask.h"
 #include "image/resize.h"
@@ -562,6 +563,15 @@ static int run_batches(const gen_opts *o, gen_plan *g, sdc_sd_model *m, sdc_pool
     uint64_t seed0 = g->req.seed;
     sdc_gen_timing total = {0};
     int clip_skip = o->clip_skip ? o->clip_skip : m->default_clip_skip;
+    /* A1111's "Model hash": the first 10 hex digits of the file's SHA-256
+     * (cached in ~/.cache/sdc, so a checkpoint is hashed once) */
+    char sha[65] = "", *short_hash = NULL;
+    struct stat mst;
+    if (stat(o->model, &mst) == 0 && S_ISREG(mst.st_mode) && sdc_file_sha256(o->model, 1, sha, &err) == SDC_OK) {
+        sha[10] = '\0';
+        short_hash = sha;
+    }
+    sdc_error_clear(&err);
     for (int b = 0; b < o->batch_count; b++) {
         ps.batch = b + 1;
         g->req.seed = seed0 + (uint64_t)b * (uint64_t)o->batch_size;
@@ -575,7 +585,7 @@ static int run_batches(const gen_opts *o, gen_plan *g, sdc_sd_model *m, sdc_pool
         for (int64_t i = 0; i < r.B; i++) {
             const char *name = g->names[b * o->batch_size + (int)i];
             char *info = sdc_out_infotext(&g->req, sampler_label(g->sampler), scheduler_label(g->scheduler), m->name,
-                                          r.seeds[i], g->req.init_image || g->req.init_latent, clip_skip);
+                                          short_hash, r.seeds[i], g->req.init_image || g->req.init_latent, clip_skip);
             st = sdc_out_save_png(name, &r, i, info, o->overwrite, &err);
             free(info);
             if (st) break;

@@ -22,7 +22,7 @@ void sdc_out_name(const char *output, int index, int total, char *buf, size_t si
 }
 
 char *sdc_out_infotext(const sdc_gen_request *p, const char *sampler_label, const char *sched_label,
-                       const char *model_name, uint64_t seed, bool img2img, int clip_skip) {
+                       const char *model_name, const char *model_hash, uint64_t seed, bool img2img, int clip_skip) {
     sdc_gen_params ip;
     sdc_error err;
     sdc_error_clear(&err);
@@ -38,6 +38,7 @@ char *sdc_out_infotext(const sdc_gen_request *p, const char *sampler_label, cons
     ip.width = p->width;
     ip.height = p->height;
     if (model_name) sdc_gen_params_set_str(&ip.model_name, model_name, &err);
+    if (model_hash) sdc_gen_params_set_str(&ip.model_hash, model_hash, &err);
     if (img2img) ip.denoising_strength = p->strength;
     ip.clip_skip = clip_skip;
     sdc_gen_params_set_str(&ip.version, "sdc " SDC_VERSION, &err);

@@ -12,9 +12,10 @@
  * image, else "base-NNNN.ext" (NNNN from 1). */
 void sdc_out_name(const char *output, int index, int total, char *buf, size_t size);
 
-/* The A1111 infotext for image b of a result. model_name may be NULL. */
+/* The A1111 infotext for image b of a result. model_name / model_hash
+ * (A1111's 10-digit short hash) may be NULL. */
 char *sdc_out_infotext(const sdc_gen_request *p, const char *sampler_label, const char *sched_label,
-                       const char *model_name, uint64_t seed, bool img2img, int clip_skip);
+                       const char *model_name, const char *model_hash, uint64_t seed, bool img2img, int clip_skip);
 
 /* Writes image b of r as PNG with the infotext. */
 sdc_status sdc_out_save_png(const char *path, const sdc_gen_result *r, int64_t b, const char *infotext, bool overwrite,
