@@ -100,6 +100,10 @@ sdc_status sdc_sd_model_load(const sdc_sd_model_opts *o, sdc_sd_model **out, sdc
         decide_family(m, o);
         m->scale_factor = m->cfg.scale_factor > 0 ? m->cfg.scale_factor : 0.18215f;
         st = load_text(m, o, err);
+        /* diffusers' SD 2.x text encoder is OpenCLIP-H with its last layer
+         * removed (23 of 24): its last layer already is SD 2.x's penultimate */
+        if (!st && m->cfg.clip_penultimate < 0 && m->clip->cfg.layout == SDC_CLIP_LAYOUT_OPENCLIP && m->clip->cfg.layers == 23)
+            m->default_clip_skip = 1;
     }
     if (!st && !o->text_only) st = load_vae(m, o, err);
     if (!st && !o->text_only && o->taesd_path) {
