@@ -15,6 +15,7 @@
 #include "base/util.h"
 #include "image/image_io.h"
 #include "image/infotext.h"
+#include "image/png_io.h"
 #include "server/a1111.h"
 #include "server/http_util.h"
 
@@ -318,7 +319,8 @@ static void png_info(srv_req *r) {
     sdc_image_meta meta = {0};
     sdc_error err;
     sdc_error_clear(&err);
-    if (!b64 || sdc_b64_decode(b64, strlen(b64), &bytes, &n, &err) || sdc_image_decode(bytes, n, NULL, &meta, &err)) {
+    if (!b64 || sdc_b64_decode(b64, strlen(b64), &bytes, &n, &err) || !sdc_png_is_png(bytes, n) ||
+        sdc_png_decode(bytes, n, SDC_PNG_TEXT, NULL, &meta, &err)) {
         /* an unreadable image: A1111 answers with empty info */
         srv_json(r, 200, json_pack("{s:s, s:{}, s:{}}", "info", "", "items", "parameters"));
     } else {

@@ -290,27 +290,37 @@ static int same_content(const char *path, const uint8_t *data, size_t len) {
     if (!f) return 0;
     struct stat st;
     int same = fstat(fileno(f), &st) == 0 && (size_t)st.st_size == len;
-    uint8_t buf[65536];
+    uint8_t *buf = same ? malloc(65536) : NULL; /* heap: request threads have 100 KiB stacks */
     size_t off = 0, n;
-    while (same && (n = fread(buf, 1, sizeof buf, f)) > 0) {
+    same = same && buf;
+    while (same && (n = fread(buf, 1, 65536, f)) > 0) {
         same = off + n <= len && memcmp(buf, data + off, n) == 0;
         off += n;
     }
+    free(buf);
     fclose(f);
     return same && off == len;
 }
 
+static void upload_parts(srv_req *r, const sdc_form *form);
+
 static void upload_image(srv_req *r) {
-    sdc_server *s = r->srv;
-    sdc_form form;
+    sdc_form *form = malloc(sizeof *form); /* 17 KiB: request threads have 100 KiB stacks */
     sdc_error err;
     sdc_error_clear(&err);
-    if (!r->body || sdc_form_parse(r->content_type, (const uint8_t *)r->body, r->body_len, &form, &err) != SDC_OK) {
+    if (!form) srv_error(r, 500, "out of memory");
+    else if (!r->body || sdc_form_parse(r->content_type, (const uint8_t *)r->body, r->body_len, form, &err) != SDC_OK)
         srv_error(r, 400, "%s", r->body ? sdc_error_msg(&err) : "multipart body required");
-        return;
-    }
-    const sdc_form_part *img = sdc_form_get(&form, "image"), *ow = sdc_form_get(&form, "overwrite"),
-                        *tp = sdc_form_get(&form, "type"), *sp = sdc_form_get(&form, "subfolder");
+    else upload_parts(r, form);
+    free(form);
+}
+
+static void upload_parts(srv_req *r, const sdc_form *form) {
+    sdc_server *s = r->srv;
+    sdc_error err;
+    sdc_error_clear(&err);
+    const sdc_form_part *img = sdc_form_get(form, "image"), *ow = sdc_form_get(form, "overwrite"),
+                        *tp = sdc_form_get(form, "type"), *sp = sdc_form_get(form, "subfolder");
     char type[16] = "input", sub[1100] = "", name[300], rel[1500], folder[4096], path[4096];
     if (tp) snprintf(type, sizeof type, "%.*s", (int)SDC_MIN(tp->size, 15), (const char *)tp->data);
     if (sp) snprintf(sub, sizeof sub, "%.*s", (int)SDC_MIN(sp->size, 1099), (const char *)sp->data);

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { V_NONE = 0, V_BUSY, V_OK, V_BAD };
+enum { V_NONE = 0, V_OK, V_BAD };
 
 typedef struct vstate {
     json_t *prompt;
@@ -17,6 +17,8 @@ typedef struct vstate {
     sdc_wf_graph *g;
     int *state;
     json_t **errors; /* per node: array of error objects (or NULL) */
+    int *kahn;       /* nodes in an upstream-first order */
+    int n_kahn;
     int oom;
 } vstate;
 
@@ -156,8 +158,6 @@ static json_t *convert_literal(vstate *s, int node, const sdc_wf_input_def *d, j
 
 /* ---- links ------------------------------------------------------------------------------ */
 
-static int validate_node(vstate *s, int node);
-
 /* checks a [id, slot] link; returns the upstream node index or -1 */
 static int check_link(vstate *s, int node, const sdc_wf_input_def *d, json_t *v, int *slot_out) {
     char details[256];
@@ -192,12 +192,9 @@ static int check_link(vstate *s, int node, const sdc_wf_input_def *d, json_t *v,
     return up;
 }
 
-static void cycle_error(vstate *s, int node, const char *input) {
-    add_error(s, node, "dependency_cycle", "Dependency cycle detected", input, "the node's inputs lead back to itself", NULL);
-}
-
-/* validates one input; returns 0 ok, 1 this node has an error, 2 upstream failed */
-static int validate_input(vstate *s, int node, int i, json_t *inputs) {
+/* Reads one input: literals are converted, links checked (not followed).
+ * Returns 0 when fine, 1 when the node has an error here. */
+static int read_input(vstate *s, int node, int i, json_t *inputs) {
     sdc_wf_gnode *gn = &s->g->nodes[node];
     const sdc_wf_input_def *d = &gn->def->inputs[i];
     json_t *v = json_object_get(inputs, d->name);
@@ -213,27 +210,65 @@ static int validate_input(vstate *s, int node, int i, json_t *inputs) {
         if (up < 0) return 1;
         gn->in[i].link_node = up;
         gn->in[i].link_slot = slot;
-        if (s->state[up] == V_BUSY) {
-            cycle_error(s, node, d->name);
-            return 1;
-        }
-        return validate_node(s, up) ? 0 : 2;
+        return 0;
     }
     gn->in[i].literal = convert_literal(s, node, d, v);
     return gn->in[i].literal ? 0 : 1;
 }
 
-/* returns 1 when the node and everything upstream validate */
-static int validate_node(vstate *s, int node) {
-    if (s->state[node] == V_OK) return 1;
-    if (s->state[node] == V_BAD || s->state[node] == V_BUSY) return 0;
-    s->state[node] = V_BUSY;
-    json_t *inputs = json_object_get(json_object_get(s->prompt, s->g->nodes[node].id), "inputs");
-    int ok = 1;
-    for (int i = 0; i < s->g->nodes[node].def->n_inputs; i++)
-        if (validate_input(s, node, i, inputs)) ok = 0;
-    s->state[node] = ok ? V_OK : V_BAD;
-    return ok;
+/* Kahn's algorithm over the links (no recursion: request threads have
+ * small stacks and graphs come from clients). Fills s->kahn with the
+ * nodes in an upstream-first order; returns how many were ordered (the
+ * rest sit on or behind a cycle). */
+static int kahn_order(vstate *s) {
+    sdc_wf_graph *g = s->g;
+    int n = g->n, head = 0, tail = 0;
+    int *indeg = calloc((size_t)n + 1, sizeof *indeg);
+    if (!indeg) return -1;
+    for (int v = 0; v < n; v++)
+        for (int i = 0; i < g->nodes[v].def->n_inputs; i++) indeg[v] += g->nodes[v].in[i].link_node >= 0;
+    for (int v = 0; v < n; v++)
+        if (indeg[v] == 0) s->kahn[tail++] = v;
+    while (head < tail) {
+        int u = s->kahn[head++];
+        for (int v = 0; v < n; v++) /* n <= SDC_WF_MAX_NODES: quadratic is fine */
+            for (int i = 0; i < g->nodes[v].def->n_inputs; i++)
+                if (g->nodes[v].in[i].link_node == u && --indeg[v] == 0) s->kahn[tail++] = v;
+    }
+    free(indeg);
+    return tail;
+}
+
+/* every node's state: V_OK when it and everything upstream validate */
+static int validate_all(vstate *s) {
+    sdc_wf_graph *g = s->g;
+    for (int v = 0; v < g->n; v++) {
+        json_t *inputs = json_object_get(json_object_get(s->prompt, g->nodes[v].id), "inputs");
+        int ok = 1;
+        for (int i = 0; i < g->nodes[v].def->n_inputs; i++)
+            if (read_input(s, v, i, inputs)) ok = 0;
+        s->state[v] = ok ? V_OK : V_BAD;
+    }
+    int ordered = kahn_order(s);
+    if (ordered < 0) return -1;
+    char *in_order = calloc((size_t)g->n + 1, 1);
+    if (!in_order) return -1;
+    for (int k = 0; k < ordered; k++) in_order[s->kahn[k]] = 1;
+    for (int v = 0; v < g->n; v++)
+        if (!in_order[v]) {
+            add_error(s, v, "dependency_cycle", "Dependency cycle detected", NULL, "the node's inputs lead back to itself or come from a cycle", NULL);
+            s->state[v] = V_BAD;
+        }
+    for (int k = 0; k < ordered; k++) { /* upstream first: a bad input makes the node bad */
+        int v = s->kahn[k];
+        for (int i = 0; i < g->nodes[v].def->n_inputs; i++) {
+            int up = g->nodes[v].in[i].link_node;
+            if (up >= 0 && s->state[up] != V_OK) s->state[v] = V_BAD;
+        }
+    }
+    s->n_kahn = ordered;
+    free(in_order);
+    return 0;
 }
 
 /* ---- building ------------------------------------------------------------------------------- */
@@ -283,19 +318,21 @@ static json_t *read_nodes(json_t *prompt, sdc_wf_graph *g) {
     return NULL;
 }
 
-static void mark_upstream(const sdc_wf_graph *g, int node, char *mark) {
-    if (mark[node]) return;
+/* marks node and everything upstream (explicit stack) */
+static int mark_upstream(const sdc_wf_graph *g, int node, char *mark) {
+    int *stack = malloc(((size_t)g->n + 1) * sizeof *stack), top = 0;
+    if (!stack) return -1;
     mark[node] = 1;
-    for (int i = 0; i < g->nodes[node].def->n_inputs; i++)
-        if (g->nodes[node].in[i].present && g->nodes[node].in[i].link_node >= 0) mark_upstream(g, g->nodes[node].in[i].link_node, mark);
-}
-
-static void topo(const sdc_wf_graph *g, int node, char *done, int *order, int *n) {
-    if (done[node]) return;
-    done[node] = 1;
-    for (int i = 0; i < g->nodes[node].def->n_inputs; i++)
-        if (g->nodes[node].in[i].present && g->nodes[node].in[i].link_node >= 0) topo(g, g->nodes[node].in[i].link_node, done, order, n);
-    order[(*n)++] = node;
+    stack[top++] = node;
+    while (top > 0) {
+        int v = stack[--top];
+        for (int i = 0; i < g->nodes[v].def->n_inputs; i++) {
+            int up = g->nodes[v].in[i].present ? g->nodes[v].in[i].link_node : -1;
+            if (up >= 0 && !mark[up]) mark[up] = 1, stack[top++] = up;
+        }
+    }
+    free(stack);
+    return 0;
 }
 
 /* node_errors for a failed output o; also collects "message: details" lines */
@@ -305,7 +342,7 @@ static void report_output(vstate *s, int o, json_t *node_errors, json_t *lines) 
         s->oom = 1;
         return;
     }
-    mark_upstream(s->g, o, mark);
+    if (mark_upstream(s->g, o, mark)) s->oom = 1;
     for (int i = 0; i < s->g->n; i++) {
         if (!mark[i] || !s->errors[i] || json_array_size(s->errors[i]) == 0) continue;
         json_t *ne = json_object_get(node_errors, s->g->nodes[i].id);
@@ -349,9 +386,10 @@ static sdc_status validate_outputs(vstate *s, json_t **error, json_t *node_error
     sdc_wf_graph *g = s->g;
     json_t *lines = json_array();
     if (!lines) return sdc_error_set(err, SDC_ERR_OOM, "out of memory");
-    for (int i = 0; i < g->n; i++) {
+    if (validate_all(s)) s->oom = 1;
+    for (int i = 0; !s->oom && i < g->n; i++) {
         if (!g->nodes[i].def->output_node) continue;
-        if (validate_node(s, i)) g->outputs[g->n_outputs++] = i;
+        if (s->state[i] == V_OK) g->outputs[g->n_outputs++] = i;
         else report_output(s, i, node_errors, lines);
     }
     sdc_status st = SDC_OK;
@@ -360,11 +398,14 @@ static sdc_status validate_outputs(vstate *s, json_t **error, json_t *node_error
     } else if (g->n_outputs == 0) {
         *error = failed_error(lines);
         st = sdc_error_set(err, SDC_ERR_INVALID_ARG, "prompt outputs failed validation");
-    } else {
-        char *done = calloc((size_t)g->n, 1);
-        if (!done) st = sdc_error_set(err, SDC_ERR_OOM, "out of memory");
-        for (int k = 0; done && k < g->n_outputs; k++) topo(g, g->outputs[k], done, g->order, &g->n_order);
-        free(done);
+    } else { /* what the good outputs need, in Kahn order */
+        char *need = calloc((size_t)g->n, 1);
+        if (!need) st = sdc_error_set(err, SDC_ERR_OOM, "out of memory");
+        for (int k = 0; need && k < g->n_outputs; k++)
+            if (mark_upstream(g, g->outputs[k], need)) st = sdc_error_set(err, SDC_ERR_OOM, "out of memory");
+        for (int k = 0; need && k < s->n_kahn; k++)
+            if (need[s->kahn[k]]) g->order[g->n_order++] = s->kahn[k];
+        free(need);
     }
     json_decref(lines);
     return st;
@@ -398,9 +439,10 @@ sdc_status sdc_wf_graph_build(json_t *prompt, const sdc_wf_env *env, sdc_wf_grap
         g->outputs = calloc(n + 1, sizeof *g->outputs);
         s.state = calloc(n + 1, sizeof *s.state);
         s.errors = calloc(n + 1, sizeof *s.errors);
+        s.kahn = calloc(n + 1, sizeof *s.kahn);
     }
     sdc_status st = SDC_OK;
-    if (!g || !g->nodes || !g->order || !g->outputs || !s.state || !s.errors || !*node_errors) {
+    if (!g || !g->nodes || !g->order || !g->outputs || !s.state || !s.errors || !s.kahn || !*node_errors) {
         st = sdc_error_set(err, SDC_ERR_OOM, "out of memory");
     } else if ((*error = read_nodes(prompt, g))) {
         st = sdc_error_set(err, SDC_ERR_INVALID_ARG, "%s", json_string_value(json_object_get(*error, "message")));
@@ -413,6 +455,7 @@ sdc_status sdc_wf_graph_build(json_t *prompt, const sdc_wf_env *env, sdc_wf_grap
     for (size_t i = 0; s.errors && i < n; i++) json_decref(s.errors[i]);
     free(s.errors);
     free(s.state);
+    free(s.kahn);
     if (st) sdc_wf_graph_free(g);
     else *out = g;
     return st;

@@ -12,7 +12,9 @@
  * class_type}}. As in ComfyUI, a prompt runs when at least one output
  * validates; the others are listed in node_errors and skipped.
  *
- * Bounds: at most SDC_WF_MAX_NODES nodes; ids up to 64 bytes.
+ * Bounds: at most SDC_WF_MAX_NODES nodes; ids up to 64 bytes. Nothing
+ * recurses over the graph (links are ordered with Kahn's algorithm), so a
+ * deep chain from a client cannot exhaust a request thread's stack.
  * Not here: execution (exec.h). */
 #ifndef SDC_WORKFLOW_GRAPH_H
 #define SDC_WORKFLOW_GRAPH_H

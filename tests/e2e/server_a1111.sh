@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# The A1111 API of `sdc serve` driven as A1111 clients do, on the tiny
+# reference model: txt2img (PNG + infotext + seeds, same seed = same
+# bytes), img2img with a mask, FastAPI-style 422s, 404 for unknown models,
+# options, lists, png-info, progress with a live preview during a long job,
+# interrupt, and a clean SIGTERM shutdown.
+cd "$(dirname "$0")/../.." || exit 1
+. tests/e2e/server/lib.sh
+srv_start
+
+# lists
+[ "$(get /sdapi/v1/samplers)" = 200 ] || fail "samplers"
+jq -e 'map(.name) | index("Euler a") and index("DPM++ 2M")' "$T/body" >/dev/null || fail "sampler names: $(cat "$T/body")"
+jq -e '.[] | select(.name == "DPM++ 2M") | .options.scheduler == "karras" and (.aliases | index("k_dpmpp_2m"))' "$T/body" >/dev/null ||
+    fail "DPM++ 2M entry"
+[ "$(get /sdapi/v1/schedulers)" = 200 ] && jq -e 'map(.name) | index("karras") and index("automatic")' "$T/body" >/dev/null || fail "schedulers"
+[ "$(get /sdapi/v1/sd-models)" = 200 ] || fail "sd-models"
+jq -e '.[0].title == "sd15-random-tiny.safetensors" and .[0].model_name == "sd15-random-tiny" and (.[0].config | endswith(".yaml"))' \
+    "$T/body" >/dev/null || fail "sd-models: $(cat "$T/body")"
+for p in loras upscalers sd-vae; do
+    [ "$(get /sdapi/v1/$p)" = 200 ] && jq -e 'type == "array"' "$T/body" >/dev/null || fail "$p"
+done
+[ "$(get /sdapi/v1/embeddings)" = 200 ] && jq -e '.loaded == {}' "$T/body" >/dev/null || fail "embeddings"
+[ "$(get /sdapi/v1/memory)" = 200 ] && jq -e '.ram.total > 0' "$T/body" >/dev/null || fail "memory"
+[ "$(get /sdapi/v1/cmd-flags)" = 200 ] && jq -e '.api == true and .listen == false' "$T/body" >/dev/null || fail "cmd-flags"
+
+# txt2img: two images, seeds 42 and 43, PNG with the infotext
+REQ='{"prompt": "a red fox", "negative_prompt": "blurry", "seed": 42, "steps": 3, "width": 64, "height": 64,
+      "batch_size": 2, "sampler_name": "Euler a", "cfg_scale": 6}'
+[ "$(post /sdapi/v1/txt2img "$REQ")" = 200 ] || fail "txt2img: $(cat "$T/body")"
+cp "$T/body" "$T/t2i.json"
+[ "$(jq '.images | length' "$T/t2i.json")" = 2 ] || fail "expected 2 images"
+jq -r '.info' "$T/t2i.json" >"$T/info.json"
+jq -e '.seed == 42 and .all_seeds == [42, 43] and .width == 64 and .sampler_name == "Euler a" and (.infotexts | length) == 2' \
+    "$T/info.json" >/dev/null || fail "info: $(cat "$T/info.json")"
+jq -e '.parameters.prompt == "a red fox" and .parameters.seed == 42' "$T/t2i.json" >/dev/null || fail "parameters echo"
+jq -r '.images[0]' "$T/t2i.json" | base64 -d >"$T/a.png"
+jq -r '.images[1]' "$T/t2i.json" | base64 -d >"$T/b.png"
+png_ok "$T/a.png" || fail "image 0 is not a PNG"
+grep -a -q "Steps: 3, Sampler: Euler a" "$T/a.png" || fail "PNG lacks the infotext"
+grep -a -q "Seed: 42" "$T/a.png" && grep -a -q "Seed: 43" "$T/b.png" || fail "per-image seeds missing from the PNGs"
+grep -a -q "Negative prompt: blurry" "$T/a.png" || fail "negative prompt missing"
+# the same request again gives the same bytes; another seed does not
+[ "$(post /sdapi/v1/txt2img "$REQ")" = 200 ] || fail "txt2img rerun"
+[ "$(jq -r '.images[0]' "$T/body")" = "$(jq -r '.images[0]' "$T/t2i.json")" ] || fail "same seed, different image"
+[ "$(post /sdapi/v1/txt2img '{"prompt": "a red fox", "seed": 7, "steps": 3, "width": 64, "height": 64}')" = 200 ] || fail "seed 7"
+[ "$(jq -r '.images[0]' "$T/body")" != "$(jq -r '.images[0]' "$T/t2i.json")" ] || fail "another seed, same image"
+
+# png-info reads the infotext back
+IMG=$(jq -r '.images[0]' "$T/t2i.json")
+[ "$(post /sdapi/v1/png-info "{\"image\": \"data:image/png;base64,$IMG\"}")" = 200 ] || fail "png-info"
+jq -e '(.info | startswith("a red fox")) and .parameters.Seed == "42" and .parameters["Size-1"] == "64"' "$T/body" >/dev/null ||
+    fail "png-info: $(cat "$T/body")"
+
+# img2img with a mask (white = repaint) made from the first image
+MASK=$(jq -r '.images[1]' "$T/t2i.json")
+I2I="{\"init_images\": [\"$IMG\"], \"mask\": \"$MASK\", \"prompt\": \"a blue fox\", \"denoising_strength\": 0.6,
+      \"steps\": 4, \"width\": 64, \"height\": 64, \"seed\": 5, \"mask_blur\": 2}"
+[ "$(post /sdapi/v1/img2img "$I2I")" = 200 ] || fail "img2img: $(cat "$T/body")"
+jq -r '.images[0]' "$T/body" | base64 -d >"$T/i2i.png"
+png_ok "$T/i2i.png" && grep -a -q "Denoising strength: 0.6" "$T/i2i.png" || fail "img2img image / infotext"
+jq -e '.parameters.init_images == null' "$T/body" >/dev/null || fail "img2img echoes the images"
+[ "$(post /sdapi/v1/img2img '{"prompt": "x", "steps": 2}')" = 422 ] || fail "img2img without an image must be 422"
+
+# validation: FastAPI-style details
+[ "$(post /sdapi/v1/txt2img '{"steps": "many", "width": 4, "cfg_scale": "x"}')" = 422 ] || fail "bad fields not 422"
+jq -e '(.detail | length) == 3 and (.detail[0].loc == ["body", "steps"])' "$T/body" >/dev/null || fail "422 detail: $(cat "$T/body")"
+[ "$(post /sdapi/v1/txt2img '{"sampler_name": "No Such Sampler"}')" = 422 ] || fail "unknown sampler not 422"
+[ "$(post /sdapi/v1/txt2img '{not json')" = 422 ] || fail "bad JSON not 422"
+[ "$(post /sdapi/v1/txt2img '{"override_settings": {"sd_model_checkpoint": "nope.safetensors"}}')" = 404 ] || fail "unknown model not 404"
+[ "$(get /sdapi/v1/nothing)" = 404 ] || fail "unknown route not 404"
+
+# options: the model and clip skip
+[ "$(get /sdapi/v1/options)" = 200 ] && jq -e '.sd_model_checkpoint == "sd15-random-tiny.safetensors"' "$T/body" >/dev/null ||
+    fail "options: $(cat "$T/body")"
+[ "$(post /sdapi/v1/options '{"CLIP_stop_at_last_layers": 2, "sd_model_checkpoint": "sd15-random-tiny"}')" = 200 ] ||
+    fail "set options: $(cat "$T/body")"
+[ "$(get /sdapi/v1/options)" = 200 ] && jq -e '.CLIP_stop_at_last_layers == 2' "$T/body" >/dev/null || fail "clip skip not kept"
+[ "$(post /sdapi/v1/options '{"sd_model_checkpoint": "missing"}')" = 404 ] || fail "unknown checkpoint in options not 404"
+[ "$(post /sdapi/v1/options '{"CLIP_stop_at_last_layers": 99}')" = 422 ] || fail "bad clip skip not 422"
+[ "$(post /sdapi/v1/txt2img '{"prompt": "x", "seed": 1, "steps": 2, "width": 64, "height": 64}')" = 200 ] || fail "clip skip 2 run"
+jq -r '.images[0]' "$T/body" | base64 -d | grep -a -q "Clip skip: 2" || fail "clip skip not in the infotext"
+post /sdapi/v1/options '{"CLIP_stop_at_last_layers": 1}' >/dev/null
+
+# progress during a long job, then interrupt
+[ "$(get /sdapi/v1/progress)" = 200 ] && jq -e '.progress == 0 and .state.job_count == 0' "$T/body" >/dev/null || fail "idle progress"
+curl -s -o "$T/long.json" -H 'Content-Type: application/json' \
+    -d '{"prompt": "long", "steps": 1000, "width": 64, "height": 64, "n_iter": 2, "seed": 3}' "$URL/sdapi/v1/txt2img" &
+LONG=$!
+seen=0
+for _ in $(seq 1 200); do
+    sleep 0.1
+    get /sdapi/v1/progress >/dev/null
+    if jq -e '.state.sampling_step >= 2 and .state.job_count == 2 and .progress > 0 and (.current_image | type) == "string"' \
+        "$T/body" >/dev/null; then
+        seen=1
+        break
+    fi
+done
+[ $seen = 1 ] || fail "no progress with a preview seen: $(cat "$T/body")"
+jq -r '.current_image' "$T/body" | base64 -d >"$T/preview.png"
+png_ok "$T/preview.png" || fail "the preview is not a PNG"
+[ "$(post /sdapi/v1/interrupt '')" = 200 ] || fail "interrupt"
+wait $LONG
+jq -e '.images | length == 0' "$T/long.json" >/dev/null || fail "interrupted job: $(head -c 300 "$T/long.json")"
+[ "$(get /sdapi/v1/progress)" = 200 ] && jq -e '.state.interrupted == true' "$T/body" >/dev/null || fail "interrupted flag"
+# the worker is free again
+[ "$(post /sdapi/v1/txt2img '{"prompt": "after", "steps": 2, "width": 64, "height": 64}')" = 200 ] || fail "run after interrupt"
+
+# saved images
+[ "$(post /sdapi/v1/txt2img '{"prompt": "keep", "steps": 2, "width": 64, "height": 64, "seed": 9, "save_images": true, "send_images": false}')" = 200 ] ||
+    fail "save_images"
+jq -e '.images == []' "$T/body" >/dev/null || fail "send_images false still sent images"
+ls "$T/output/txt2img-images/"*-9.png >/dev/null 2>&1 || fail "no saved image in output/txt2img-images"
+
+srv_stop
+echo "ok"
