@@ -137,18 +137,44 @@ done:
     free_pools(pools);
 }
 
-/* Weights over the packed-scratch chunk size (16 MiB of packed f32): the
- * columns are then processed in several chunks. */
+/* Weights over the packed-scratch chunk size (16 MiB of packed f32) with
+ * enough rows for the shared packed-weight path (M > 224): the columns are
+ * then packed and multiplied in several chunks. The reference runs on a
+ * few of the rows only (rows are independent). The chunking is in the
+ * portable driver, so the first (widest) table is enough: ~1 G multiply-
+ * adds is what it takes to exceed the chunk. */
 TEST(kernels_gemm_column_chunks) {
     const sdc_kernels *tabs[4];
-    int nt = kt_tables(tabs);
-    if (nt == 0) SKIP("no optimized table runs on this CPU");
-    sdc_pool *pools[3];
-    REQUIRE(make_pools(pools));
+    if (kt_tables(tabs) == 0) SKIP("no optimized table runs on this CPU");
+    sdc_pool *pool = sdc_pool_create(2);
+    REQUIRE(pool != NULL);
     sdc_test_rng rng = {7};
-    gemm_case gc = {5, 1100, 4000, 0, 0, 1, 1}; /* M > SDC_GEMV_MAX_ROWS: the packed path */
-    CHECK(gemm_case_run(tabs, nt, pools, &gc, SDC_DTYPE_F32, SDC_COMPUTE_F32, &rng));
-    free_pools(pools);
+    const int64_t M = 240, N = 1100, K = 4000;
+    float *A = kt_random(&rng, (size_t)(M * K), -1, 1), *B = kt_random(&rng, (size_t)(N * K), -1, 1);
+    float *bias = kt_random(&rng, (size_t)N, -1, 1), *C = kt_alloc((size_t)(M * N));
+    float *ref = kt_alloc((size_t)(2 * N)), *bound = kt_alloc((size_t)(2 * N));
+    float *absA = kt_abs(A, (size_t)(M * K)), *absB = kt_abs(B, (size_t)(N * K)), *absb = kt_abs(bias, (size_t)N);
+    static const int64_t rows[] = {0, 13, 14, 120, 238};
+    for (int ti = 0; ti < 1; ti++) {
+        sdc_gemm_args g = {.M = M, .N = N, .K = K, .A = A, .lda = K, .b_type = SDC_DTYPE_F32, .B = B, .ldb = K,
+                           .bias = bias, .C = C, .ldc = N};
+        tabs[ti]->gemm(pool, &g);
+        for (size_t r = 0; r < SDC_ARRAY_LEN(rows); r++) {
+            sdc_gemm_args gr = g, gs = g;
+            gr.M = gs.M = 2;
+            gr.A = A + rows[r] * K, gr.C = ref;
+            gs.A = absA + rows[r] * K, gs.B = absB, gs.bias = absb, gs.C = bound;
+            sdc_ref_gemm(pool, &gr);
+            sdc_ref_gemm(pool, &gs);
+            for (int64_t i = 0; i < 2 * N; i++) bound[i] = (float)((double)(K + 4) * KT_U * bound[i]);
+            char what[96];
+            snprintf(what, sizeof what, "%s chunked gemm rows %lld-%lld", tabs[ti]->name, (long long)rows[r],
+                     (long long)rows[r] + 1);
+            CHECK(kt_within(what, C + rows[r] * N, ref, bound, (size_t)(2 * N)));
+        }
+    }
+    free(A), free(B), free(bias), free(C), free(ref), free(bound), free(absA), free(absB), free(absb);
+    sdc_pool_destroy(pool);
 }
 
 /* ---- convolution ------------------------------------------------------------ */
@@ -232,6 +258,7 @@ static const conv_case k_conv_cases[] = {
     {1, 12, 10, 3, 1, 4, 2, 3, 1, 2, 0, 1, 0, 0},    /* non-square kernel, stride 3, one output channel */
     {1, 10, 10, 130, 20, 3, 3, 1, 1, 1, 1, 1, 1, 0}, /* K = 1170 over several k blocks */
     {3, 3, 3, 2, 2, 3, 3, 1, 0, 0, 0, 0, 0, 0},      /* single output pixel per image */
+    {2, 12, 11, 16, 40, 3, 3, 1, 1, 1, 1, 1, 1, 2},  /* M = 264: shared packed weights (M > 224) */
 };
 
 TEST(kernels_conv2d_vs_ref) {
