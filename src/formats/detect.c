@@ -1,6 +1,8 @@
 /* Model detection from names and shapes (see detect.h). */
 #include "formats/detect.h"
 
+#include "formats/model_config.h"
+
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -301,83 +303,6 @@ static int classify_embedding(const sdc_model_files *m, sdc_model_kind *k) {
 
 /* ---- configs beside the weights ---- */
 
-/* Scans an ldm .yaml for the few keys detection needs (first occurrence). */
-static void read_yaml(const char *path, sdc_model_kind *k) {
-    char *text = NULL;
-    size_t len;
-    sdc_error err = {0};
-    if (sdc_read_file(path, 1u << 20, &text, &len, &err) != SDC_OK) return; /* absent: nothing to learn */
-    int seen_heads = 0, seen_channels = 0, seen_param = 0;
-    char *save = NULL;
-    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        while (*line == ' ' || *line == '\t') line++;
-        char *colon = strchr(line, ':');
-        if (!colon || *line == '#') continue;
-        *colon = '\0';
-        char *v = colon + 1;
-        while (*v == ' ' || *v == '"' || *v == '\'') v++;
-        long n = strtol(v, NULL, 10);
-        if (!seen_param && strcmp(line, "parameterization") == 0) {
-            seen_param = 1;
-            k->prediction = v[0] == 'v' ? SDC_DETECT_PRED_V : strncmp(v, "eps", 3) == 0 ? SDC_DETECT_PRED_EPSILON : SDC_DETECT_PRED_UNKNOWN;
-            if (k->prediction) k->prediction_source = "yaml";
-        } else if (!seen_heads && strcmp(line, "num_heads") == 0) {
-            seen_heads = 1;
-            if (n > 0) k->unet.num_heads = n, k->unet.heads_source = "yaml";
-        } else if (!seen_channels && strcmp(line, "num_head_channels") == 0) {
-            seen_channels = 1;
-            if (n > 0) k->unet.head_dim = n, k->unet.heads_source = "yaml";
-        }
-    }
-    free(text);
-}
-
-static sdc_status load_json_file(const char *path, json_t **out, sdc_error *err) {
-    *out = NULL;
-    struct stat sb;
-    if (stat(path, &sb) != 0) return SDC_OK;
-    char *text;
-    size_t len;
-    sdc_status st = sdc_read_file(path, 4u << 20, &text, &len, err);
-    if (st) return st;
-    json_error_t je;
-    *out = json_loadb(text, len, 0, &je);
-    free(text);
-    return *out ? SDC_OK : sdc_error_set(err, SDC_ERR_FORMAT, "%s: invalid JSON: %s", path, je.text);
-}
-
-static sdc_status read_diffusers_configs(const char *dir, sdc_model_kind *k, sdc_error *err) {
-    char path[4096];
-    json_t *sched = NULL, *unet = NULL;
-    snprintf(path, sizeof path, "%s/scheduler/scheduler_config.json", dir);
-    sdc_status st = load_json_file(path, &sched, err);
-    snprintf(path, sizeof path, "%s/unet/config.json", dir);
-    if (!st) st = load_json_file(path, &unet, err);
-    const char *pt = json_string_value(json_object_get(sched, "prediction_type"));
-    if (pt && (strcmp(pt, "v_prediction") == 0 || strcmp(pt, "epsilon") == 0)) {
-        k->prediction = pt[0] == 'v' ? SDC_DETECT_PRED_V : SDC_DETECT_PRED_EPSILON;
-        k->prediction_source = "scheduler_config.json";
-    }
-    /* diffusers' attention_head_dim means the head count (a naming slip kept for compatibility);
-     * num_attention_heads, when set, is the same thing spelled right */
-    json_t *h = json_object_get(unet, "num_attention_heads");
-    if (!json_is_integer(h) && !json_is_array(h)) h = json_object_get(unet, "attention_head_dim");
-    int per_level = json_is_array(h);
-    if (per_level) h = json_array_get(h, 0);
-    int64_t heads = json_is_integer(h) ? json_integer_value(h) : 0;
-    if (heads > 0 && !per_level) {
-        k->unet.num_heads = heads;
-        k->unet.heads_source = "config.json";
-    } else if (heads > 0 && k->unet.model_channels > 0 && k->unet.channel_mult[0] > 0) {
-        /* a head count per level: only the head width is the same everywhere */
-        k->unet.head_dim = k->unet.model_channels * k->unet.channel_mult[0] / heads;
-        k->unet.heads_source = "config.json";
-    }
-    json_decref(sched);
-    json_decref(unet);
-    return st;
-}
-
 /* ---- putting it together ---- */
 
 /* A checkpoint's family: its text encoders say it best (the U-Net's
@@ -447,19 +372,20 @@ static void heads_convention(sdc_model_kind *k) {
     k->unet.heads_source = "family convention";
 }
 
-/* Configs: a diffusers folder's JSON, or the .yaml with the file's base name. */
+/* Configs: a diffusers folder's JSON, or the .yaml with the file's base
+ * name (read by model_config.c, shared with the pipeline). */
 static sdc_status read_configs(const sdc_model_files *m, sdc_model_kind *k, sdc_error *err) {
-    struct stat sb;
-    if (stat(m->path, &sb) == 0 && S_ISDIR(sb.st_mode)) return read_diffusers_configs(m->path, k, err);
-    size_t n = strlen(m->path), dot = n;
-    while (dot > 0 && m->path[dot - 1] != '.' && m->path[dot - 1] != '/') dot--;
-    if (dot == 0 || m->path[dot - 1] != '.') dot = n + 1;
-    char *yaml = malloc(dot + 5);
-    if (!yaml) return sdc_error_set(err, SDC_ERR_OOM, "out of memory");
-    memcpy(yaml, m->path, dot - 1);
-    memcpy(yaml + dot - 1, ".yaml", 6);
-    read_yaml(yaml, k);
-    free(yaml);
+    sdc_model_config c;
+    sdc_model_config_init(&c);
+    sdc_status st = sdc_model_config_read(m->path, &c, err);
+    if (st) return st;
+    const char *source = strstr(c.source, ".yaml") ? "yaml" : "config.json";
+    if (c.v_prediction >= 0) {
+        k->prediction = c.v_prediction ? SDC_DETECT_PRED_V : SDC_DETECT_PRED_EPSILON;
+        k->prediction_source = strstr(c.source, ".yaml") ? "yaml" : "scheduler_config.json";
+    }
+    if (c.unet_num_heads > 0) k->unet.num_heads = c.unet_num_heads, k->unet.heads_source = source;
+    else if (c.unet_head_dim > 0) k->unet.head_dim = c.unet_head_dim, k->unet.heads_source = source;
     return SDC_OK;
 }
 

@@ -8,14 +8,6 @@
 
 #include "base/util.h"
 
-const char *sdc_sd_family_name(sdc_family f) {
-    switch (f) {
-    case SDC_FAMILY_SD1: return "SD 1.x";
-    case SDC_FAMILY_SD2: return "SD 2.x";
-    default: return "unknown";
-    }
-}
-
 static void base_name(const char *path, char *out, size_t size) {
     size_t n = strlen(path);
     while (n > 1 && path[n - 1] == '/') n--; /* a folder given with a trailing slash */
@@ -70,15 +62,25 @@ static sdc_status load_vae(sdc_sd_model *m, const sdc_sd_model_opts *o, sdc_erro
     return sdc_vae_load(vf, prefix, o->mat_dtype, m->scale_factor, &m->vae, err);
 }
 
-static void decide_family(sdc_sd_model *m, const sdc_sd_model_opts *o) {
-    sdc_clip_layout layout;
-    bool openclip = sdc_clip_text_detect(m->files, &layout) && layout == SDC_CLIP_LAYOUT_OPENCLIP;
-    m->family = openclip || (m->unet && m->unet->cfg.context_dim == 1024) ? SDC_FAMILY_SD2 : SDC_FAMILY_SD1;
+/* Family, prediction type and head layout, from formats/detect (weights,
+ * configs beside the model, metadata and marker tensors); what detection
+ * leaves open falls to the conventions here. */
+static sdc_status decide_family(sdc_sd_model *m, const sdc_sd_model_opts *o, sdc_model_kind *k, sdc_error *err) {
+    sdc_status st = sdc_detect(m->files, k, err);
+    if (st) return st;
+    if (k->type != SDC_MODEL_CHECKPOINT)
+        return sdc_error_set(err, SDC_ERR_FORMAT, "'%s' is a %s, not a Stable Diffusion checkpoint", o->model_path,
+                             sdc_detect_type_name(k->type));
+    if (k->family == SDC_DETECT_SDXL || k->family == SDC_DETECT_SDXL_REFINER)
+        return sdc_error_set(err, SDC_ERR_UNSUPPORTED, "'%s' is an %s checkpoint; sdc runs SD 1.x and 2.x so far",
+                             o->model_path, sdc_detect_family_name(k->family));
+    m->family = k->family;
     if (o->prediction >= 0) m->v_prediction = o->prediction;
-    else if (m->cfg.v_prediction >= 0) m->v_prediction = m->cfg.v_prediction;
-    else m->v_prediction = m->family == SDC_FAMILY_SD2 ? guess_sd2_v_prediction(m->files) : 0;
+    else if (k->prediction != SDC_DETECT_PRED_UNKNOWN) m->v_prediction = k->prediction == SDC_DETECT_PRED_V;
+    else m->v_prediction = m->family == SDC_DETECT_SD2 ? guess_sd2_v_prediction(m->files) : 0;
     if (m->cfg.clip_penultimate >= 0) m->default_clip_skip = m->cfg.clip_penultimate ? 2 : 1;
-    else m->default_clip_skip = m->family == SDC_FAMILY_SD2 ? 2 : 1;
+    else m->default_clip_skip = m->family == SDC_DETECT_SD2 ? 2 : 1;
+    return SDC_OK;
 }
 
 sdc_status sdc_sd_model_load(const sdc_sd_model_opts *o, sdc_sd_model **out, sdc_error *err) {
@@ -90,14 +92,15 @@ sdc_status sdc_sd_model_load(const sdc_sd_model_opts *o, sdc_sd_model **out, sdc
     sdc_model_config_init(&m->cfg);
     sdc_status st = sdc_model_config_read(o->model_path, &m->cfg, err);
     if (!st) st = sdc_model_files_open(o->model_path, &m->files, err);
+    sdc_model_kind kind;
+    if (!st) st = decide_family(m, o, &kind, err);
     if (!st && o->loras) st = sdc_lora_set_bind(o->loras, m->files, o->log, err);
     if (!st && !o->text_only) {
-        sdc_unet_opts uo = {.mat_dtype = o->mat_dtype, .num_heads = m->cfg.unet_num_heads, .head_dim = m->cfg.unet_head_dim,
+        sdc_unet_opts uo = {.mat_dtype = o->mat_dtype, .num_heads = kind.unet.num_heads, .head_dim = kind.unet.head_dim,
                             .patch = o->loras ? sdc_lora_set_patch(o->loras) : NULL};
         st = sdc_unet_load(m->files, NULL, &uo, &m->unet, err);
     }
     if (!st) {
-        decide_family(m, o);
         m->scale_factor = m->cfg.scale_factor > 0 ? m->cfg.scale_factor : 0.18215f;
         st = load_text(m, o, err);
         /* diffusers' SD 2.x text encoder is OpenCLIP-H with its last layer
@@ -116,7 +119,7 @@ sdc_status sdc_sd_model_load(const sdc_sd_model_opts *o, sdc_sd_model **out, sdc
     }
     m->load_seconds = sdc_time_now() - t0;
     sdc_logf(o->log, SDC_LOG_INFO, "loaded %s (%s, %s-prediction, U-Net %lld params, config: %s) in %.2f s", m->name,
-             sdc_sd_family_name(m->family), m->v_prediction ? "v" : "epsilon", (long long)(m->unet ? m->unet->n_params : 0),
+             sdc_detect_family_name(m->family), m->v_prediction ? "v" : "epsilon", (long long)(m->unet ? m->unet->n_params : 0),
              m->cfg.source[0] ? m->cfg.source : "none", m->load_seconds);
     *out = m;
     return SDC_OK;

@@ -11,16 +11,15 @@
 #define SDC_PIPELINE_SD_MODEL_H
 
 #include "base/log.h"
+#include "formats/detect.h"
 #include "formats/model_files.h"
 #include "models/clip_text.h"
 #include "models/lora.h"
 #include "models/unet.h"
 #include "models/taesd.h"
 #include "models/vae.h"
-#include "pipeline/model_config.h"
+#include "formats/model_config.h"
 #include "text/clip_tokenizer.h"
-
-typedef enum sdc_family { SDC_FAMILY_UNKNOWN = 0, SDC_FAMILY_SD1, SDC_FAMILY_SD2 } sdc_family;
 
 typedef struct sdc_sd_model_opts {
     const char *model_path; /* single file or diffusers folder */
@@ -37,7 +36,7 @@ typedef struct sdc_sd_model_opts {
 typedef struct sdc_sd_model {
     sdc_model_files *files, *vae_files;
     sdc_model_config cfg;
-    sdc_family family;
+    sdc_detect_family family;
     int v_prediction;
     float scale_factor;
     int default_clip_skip; /* A1111 meaning: 1 last layer, 2 penultimate (SD 2.x) */
@@ -57,7 +56,5 @@ void sdc_sd_model_free(sdc_sd_model *m);
  * they are next read (they fault back in from the page cache): lowers the
  * peak of a one-shot generation by the encoder's size. Never unsafe. */
 void sdc_sd_model_release_text(const sdc_sd_model *m);
-
-const char *sdc_sd_family_name(sdc_family f);
 
 #endif
