@@ -152,6 +152,7 @@ async function generate(e) {
     pollProgress(token);
     try {
         const res = await api(req.endpoint, { body: req.payload });
+        if (!res?.images?.length) $('gen-error').textContent = 'Interrupted: no image was finished.';
         addResults(res, (performance.now() - t0) / 1000);
     } catch (err) {
         $('gen-error').textContent = `Generation failed: ${err.message}`;
