@@ -1,5 +1,5 @@
 /* Model configs beside checkpoints (see model_config.h). */
-#include "pipeline/model_config.h"
+#include "formats/model_config.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -225,9 +225,8 @@ static sdc_status read_diffusers(const char *dir, sdc_model_config *c, sdc_error
 }
 
 sdc_status sdc_model_config_read(const char *model_path, sdc_model_config *c, sdc_error *err) {
-    struct stat st;
-    if (stat(model_path, &st) != 0) return sdc_error_set(err, SDC_ERR_IO, "cannot open '%s': %s", model_path, strerror(errno));
-    if (S_ISDIR(st.st_mode)) return read_diffusers(model_path, c, err);
+    struct stat st; /* a missing model is the model loader's error to report, not ours */
+    if (stat(model_path, &st) == 0 && S_ISDIR(st.st_mode)) return read_diffusers(model_path, c, err);
     /* a file: look for BASE.yaml beside it (BASE = name without extension) */
     char yaml[4096];
     snprintf(yaml, sizeof yaml, "%s", model_path);

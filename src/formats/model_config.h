@@ -8,8 +8,8 @@
  * Every field starts "unknown" (0 / -1) so that callers can tell what was
  * found from what must come from convention. Also a small YAML-to-JSON
  * loader (libyaml) so both config kinds are queried the same way. */
-#ifndef SDC_PIPELINE_MODEL_CONFIG_H
-#define SDC_PIPELINE_MODEL_CONFIG_H
+#ifndef SDC_FORMATS_MODEL_CONFIG_H
+#define SDC_FORMATS_MODEL_CONFIG_H
 
 #include <jansson.h>
 
