@@ -101,6 +101,17 @@ async function testSettings(page, url) {
     check((await page.inputValue('#steps')) === '3', 'reuse parameters restores steps');
     check((await page.inputValue('#prompt')) === 'a red fox in the snow', 'reuse parameters restores the prompt');
     log('settings: image 64x64 with parameters:', JSON.stringify(info.split('\n').pop()));
+    // the PNG itself carries the parameters: dropped on the form it fills it in ("PNG info")
+    await page.fill('#prompt', 'changed');
+    await page.fill('#seed', '5');
+    const drop = await page.evaluateHandle(async (src) => {
+        const dt = new DataTransfer();
+        dt.items.add(new File([await (await fetch(src)).blob()], 'gen.png', { type: 'image/png' }));
+        return dt;
+    }, await card.locator('img').getAttribute('src'));
+    await page.dispatchEvent('#gen-form', 'drop', { dataTransfer: drop });
+    await page.waitForFunction(() => document.getElementById('prompt').value !== 'changed', null, { timeout: 5000 });
+    check((await page.inputValue('#prompt')) === 'a red fox in the snow' && (await page.inputValue('#seed')) === '1234', 'a dropped PNG restores prompt and seed');
     await testInpaint(page, Buffer.from((await card.locator('img').getAttribute('src')).split(',')[1], 'base64'));
     await page.screenshot({ path: path.join(ARTIFACTS, 'settings.png'), fullPage: true });
 }

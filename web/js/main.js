@@ -12,6 +12,7 @@ const started = {};
 const app = { ready: {} };
 window.sdcApp = app; // for the browser tests and the console
 
+/** Shows a view (starting it on first use); resolves to the view once it runs. */
 async function show(name) {
     for (const tab of document.querySelectorAll('[role=tab]')) {
         const on = tab.id === `tab-${name}`;
@@ -26,7 +27,9 @@ async function show(name) {
     }
     const view = await started[name];
     view?.shown?.();
+    return view;
 }
+app.show = show;
 
 function setupTabs() {
     const tabs = [...document.querySelectorAll('[role=tab]')];

@@ -8,6 +8,7 @@ import { LGraph, LGraphCanvas, LGraphNode, LiteGraph } from '../vendor/litegraph
 import { api, download } from './api.js';
 import { ComfySocket } from './comfy_ws.js';
 import { renderInspector } from './inspector.js';
+import { infotextToSettings } from './infotext.js';
 import { readPngText } from './png.js';
 import { apiToWorkflow, defaultPrompt, isApiPrompt, isUiWorkflow, nextSeed, nodeSpec, SEED_CONTROL, workflowToApi } from './workflow.js';
 
@@ -98,8 +99,9 @@ async function loadFile(file) {
             const text = await readPngText(await file.arrayBuffer());
             if (text.workflow) return loadGraph(JSON.parse(text.workflow), file.name);
             if (text.prompt) return loadGraph(JSON.parse(text.prompt), file.name);
-            if (text.parameters && ed.app.settings) {
-                status(`${file.name} holds A1111 parameters, not a workflow: open the Generate tab to reuse them.`, true);
+            if (text.parameters) {
+                await ed.app.show('settings');
+                ed.app.settings.applySettings(infotextToSettings(text.parameters));
                 return;
             }
             throw new Error(`${file.name} carries no workflow`);

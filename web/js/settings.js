@@ -6,7 +6,7 @@
 import { api, apiOr, blobToBase64, names } from './api.js';
 import { infotextToSettings } from './infotext.js';
 import { MaskPainter } from './mask.js';
-import { imageSrc } from './png.js';
+import { imageSrc, readPngText } from './png.js';
 
 const $ = (id) => document.getElementById(id);
 const POLL_MS = 500;
@@ -275,7 +275,28 @@ async function onInitFile() {
     }
 }
 
-function wire() {
+// A PNG dropped on the form: its A1111 parameters fill the form ("PNG info"); a ComfyUI
+// workflow in it opens in the node editor instead.
+async function onDrop(e, app) {
+    const f = e.dataTransfer?.files?.[0];
+    if (!f || e.target.type === 'file') return; // a file input takes its own drops
+    e.preventDefault();
+    try {
+        const text = await readPngText(await f.arrayBuffer());
+        if (text.parameters) return applySettings(infotextToSettings(text.parameters));
+        const wf = text.workflow ?? text.prompt;
+        if (!wf) throw new Error(`${f.name} carries no generation parameters`);
+        await app.show('nodes');
+        app.nodes.loadGraph(JSON.parse(wf), f.name);
+    } catch (err) {
+        $('gen-error').textContent = err.message;
+    }
+}
+
+function wire(app) {
+    const form = $('gen-form');
+    form.addEventListener('dragover', (e) => e.preventDefault());
+    form.addEventListener('drop', (e) => onDrop(e, app));
     $('gen-form').addEventListener('submit', generate);
     $('interrupt').addEventListener('click', () => api('/sdapi/v1/interrupt', { body: {} }).catch(() => {}));
     $('seed-random').addEventListener('click', () => ($('seed').value = -1));
@@ -305,7 +326,7 @@ function wire() {
 /** Starts the view (called once by main.js). */
 export async function start(app) {
     state.painter = new MaskPainter($('init-canvas'), $('mask-canvas'));
-    wire();
+    wire(app);
     onModeChange();
     await loadLists();
     app.settings = { applySettings, state };
