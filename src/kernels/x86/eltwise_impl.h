@@ -274,8 +274,11 @@ void SIMD_NAME(group_norm)(sdc_pool *pool, const sdc_group_norm_args *a) {
     gn_job j = {.a = a};
     j.chunk = SDC_MAX((int64_t)64, n_chunks(a->P, GN_MAX_CHUNKS));
     j.n_ch = n_chunks(a->P, j.chunk);
-    size_t n_part = (size_t)(a->B * j.n_ch * a->C), n_vec = (size_t)(a->B * a->C);
-    float *s = sdc_x86_scratch((n_part + 2 * n_vec + (size_t)a->G) * sizeof(float));
+    size_t n_part, n_vec, n_all, bytes;
+    bool ok = sdc_mul_ok((size_t)(a->B * j.n_ch), (size_t)a->C, &n_part) &&
+              sdc_mul_ok((size_t)a->B, (size_t)a->C, &n_vec) && sdc_add_ok(n_part, 2 * n_vec, &n_all) &&
+              sdc_add_ok(n_all, (size_t)a->G, &n_all) && sdc_mul_ok(n_all, sizeof(float), &bytes);
+    float *s = ok ? sdc_x86_scratch(bytes) : NULL;
     if (!s) {
         sdc_ref_group_norm(pool, a);
         return;
@@ -311,8 +314,8 @@ void SIMD_NAME(group_norm)(sdc_pool *pool, const sdc_group_norm_args *a) {
 /* ---- data movement -------------------------------------------------------------------- */
 
 typedef struct move_job {
-    int64_t B, H, W, C, OH, OW, rows;
-    int64_t Ca, Cb;
+    int64_t B, H, W, C, OH, OW; /* upsample */
+    int64_t P, Ca, Cb, rows;    /* concat */
     const float *a, *b;
     float *y;
 } move_job;
@@ -334,7 +337,7 @@ void SIMD_NAME(upsample_nearest)(sdc_pool *pool, int64_t B, int64_t H, int64_t W
 
 static void concat_task(void *v, int t) {
     const move_job *j = v;
-    int64_t p1 = SDC_MIN((int64_t)(t + 1) * j->rows, j->B);
+    int64_t p1 = SDC_MIN((int64_t)(t + 1) * j->rows, j->P);
     for (int64_t p = (int64_t)t * j->rows; p < p1; p++) {
         memcpy(j->y + p * (j->Ca + j->Cb), j->a + p * j->Ca, (size_t)j->Ca * sizeof(float));
         memcpy(j->y + p * (j->Ca + j->Cb) + j->Ca, j->b + p * j->Cb, (size_t)j->Cb * sizeof(float));
@@ -343,7 +346,7 @@ static void concat_task(void *v, int t) {
 
 void SIMD_NAME(concat_rows)(sdc_pool *pool, int64_t P, int64_t Ca, int64_t Cb, const float *a, const float *b,
                             float *y) {
-    move_job j = {.B = P, .Ca = Ca, .Cb = Cb, .a = a, .b = b, .y = y};
+    move_job j = {.P = P, .Ca = Ca, .Cb = Cb, .a = a, .b = b, .y = y};
     j.rows = SDC_MAX(1, ELT_CHUNK / SDC_MAX(Ca + Cb, 1));
     sdc_pool_run(pool, (int)n_chunks(P, j.rows), concat_task, &j);
 }

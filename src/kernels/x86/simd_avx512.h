@@ -42,6 +42,16 @@ static inline vf vselect(vmask m, vf if_true, vf if_false) { return _mm512_mask_
 static inline vf vround(vf a) { return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
 /* a * 2^n for integer-valued n with 2^n a normal float */
 static inline vf vscale2(vf a, vf n) { return _mm512_scalef_ps(a, n); }
+/* half-width (ymm) vectors, for tails of at most VL / 2 lanes */
+#define SIMD_HALF 1
+typedef __m256 vhf;
+static inline vhf vh_zero(void) { return _mm256_setzero_ps(); }
+static inline vhf vh_lo(vf v) { return _mm512_castps512_ps256(v); }
+static inline vhf vh_load(const float *p) { return _mm256_loadu_ps(p); }
+static inline vhf vh_load_n(const float *p, int64_t n) { return _mm256_maskz_loadu_ps((__mmask8)vtail(n), p); }
+static inline void vh_store(float *p, vhf v) { _mm256_storeu_ps(p, v); }
+static inline vhf vh_mul(vhf a, vhf b) { return _mm256_mul_ps(a, b); }
+static inline vhf vh_fmadd(vhf a, vhf b, vhf c) { return _mm256_fmadd_ps(a, b, c); }
 /* values rounded to bf16 (ties to even), kept as f32; NaN stays a quiet NaN */
 static inline vf vround_bf16(vf v) {
     __m512i u = _mm512_castps_si512(v);
