@@ -107,8 +107,8 @@ static bool att_case_run(const sdc_kernels *const *tabs, int nk, sdc_pool **pool
                     double diff = fabs((double)out[0][idx] - (double)ref[idx]), bd = bound[row * c->heads + h];
                     worst = fmax(worst, diff / bd);
                     if (!(diff <= bd)) {
-                        printf("    %s attention B%lld h%lld Tq%lld Tk%lld D%lld causal=%d %s: row %lld head %lld d %lld "
-                               "got %.9g ref %.9g bound %.3g\n",
+                        printf("    %s attention B%lld h%lld Tq%lld Tk%lld D%lld causal=%d %s: "
+                               "row %lld head %lld d %lld got %.9g ref %.9g bound %.3g\n",
                                tabs[ki]->name, (long long)c->B, (long long)c->heads, (long long)c->Tq,
                                (long long)c->Tk, (long long)c->D, c->causal, comp ? "bf16" : "f32", (long long)row,
                                (long long)h, (long long)d, out[0][idx], ref[idx], bd);

@@ -201,10 +201,12 @@ static bool conv_check_table(const sdc_kernels *k, sdc_pool **pools, const conv_
         k->conv2d(pools[t], &ao);
     }
     char what[200];
-    snprintf(what, sizeof what, "%s conv B=%lld %lldx%lldx%lld->%lld k=%lldx%lld s=%lld pad=%lld,%lld,%lld,%lld w=%s %s",
-             k->name, (long long)cc->B, (long long)cc->H, (long long)cc->W, (long long)cc->Cin, (long long)cc->Cout,
+    snprintf(what, sizeof what,
+             "%s conv B=%lld %lldx%lldx%lld->%lld k=%lldx%lld s=%lld pad=%lld,%lld,%lld,%lld w=%s %s", k->name,
+             (long long)cc->B, (long long)cc->H, (long long)cc->W, (long long)cc->Cin, (long long)cc->Cout,
              (long long)cc->kh, (long long)cc->kw, (long long)cc->stride, (long long)cc->pt, (long long)cc->pl,
-             (long long)cc->pb, (long long)cc->pr, sdc_dtype_name(a->w_type), a->compute == SDC_COMPUTE_BF16 ? "bf16" : "f32");
+             (long long)cc->pb, (long long)cc->pr, sdc_dtype_name(a->w_type),
+             a->compute == SDC_COMPUTE_BF16 ? "bf16" : "f32");
     ok = kt_within(what, out[0], ref, bound, ny);
     for (int t = 1; t < 3 && ok; t++) {
         ok = memcmp(out[0], out[t], ny * sizeof(float)) == 0;

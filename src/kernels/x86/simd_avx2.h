@@ -45,7 +45,9 @@ static inline float vhmax(vf a) {
 }
 /* lanes >= n zeroed / replaced by `other` */
 static inline vf vkeep_n(vf v, int64_t n) { return _mm256_and_ps(v, _mm256_castsi256_ps(vtail(n))); }
-static inline vf vselect_n(vf v, vf other, int64_t n) { return _mm256_blendv_ps(other, v, _mm256_castsi256_ps(vtail(n))); }
+static inline vf vselect_n(vf v, vf other, int64_t n) {
+    return _mm256_blendv_ps(other, v, _mm256_castsi256_ps(vtail(n)));
+}
 static inline vmask vlt(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_LT_OQ); }
 static inline vmask vgt(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
 static inline vf vselect(vmask m, vf if_true, vf if_false) { return _mm256_blendv_ps(if_false, if_true, m); }

@@ -12,7 +12,9 @@
 typedef __m512 vf;
 typedef __mmask16 vmask;
 
-static inline __mmask16 vtail(int64_t n) { return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
+static inline __mmask16 vtail(int64_t n) {
+    return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? 0 : (__mmask16)((1u << n) - 1);
+}
 
 static inline vf vzero(void) { return _mm512_setzero_ps(); }
 static inline vf vset1(float x) { return _mm512_set1_ps(x); }
