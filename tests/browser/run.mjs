@@ -32,6 +32,12 @@ function modelsDir() {
     fs.symlinkSync(`${model}.safetensors`, path.join(dir, 'sd15-random-tiny.safetensors'));
     fs.symlinkSync(`${model}.yaml`, path.join(dir, 'sd15-random-tiny.yaml'));
     fs.symlinkSync(path.join(SHARED, 'clip/bpe_simple_vocab_16e6.txt.gz'), path.join(dir, 'bpe_simple_vocab_16e6.txt.gz'));
+    // a LoRA made for the tiny model (tests/data/control) and the tiny TAESD (tests/data/taesd)
+    fs.mkdirSync(path.join(dir, 'loras'));
+    fs.symlinkSync(path.join(REPO, 'tests/data/control/lora_kohya.safetensors'), path.join(dir, 'loras/tiny_detail.safetensors'));
+    fs.mkdirSync(path.join(dir, 'vae'));
+    for (const f of ['taesd_decoder', 'taesd_encoder'])
+        fs.symlinkSync(path.join(REPO, `tests/data/taesd/${f}.safetensors`), path.join(dir, `vae/${f}.safetensors`));
     return dir;
 }
 
@@ -80,6 +86,12 @@ async function testSettings(page, url) {
     await page.goto(`${url}#settings`);
     await page.waitForFunction(() => document.querySelector('#sampler_name').options.length > 0 && document.querySelector('#model').options.length > 0, null, { timeout: 15000 });
     await page.fill('#prompt', 'a red fox in the snow');
+    // the LoRA picker lists the models folder's LoRA and writes A1111's tag into the prompt
+    await page.click('summary:has-text("LoRA")');
+    await page.selectOption('#lora-pick', 'tiny_detail');
+    await page.click('#lora-add');
+    const prompt = await page.inputValue('#prompt');
+    check(prompt === 'a red fox in the snow <lora:tiny_detail:1>', `LoRA tag inserted (got '${prompt}')`);
     await page.fill('#negative_prompt', 'blurry');
     for (const [id, v] of [['#width', '64'], ['#height', '64'], ['#steps', '3'], ['#seed', '1234'], ['#cfg_scale', '5']]) await page.fill(id, v);
     await page.click('#generate');
@@ -90,7 +102,7 @@ async function testSettings(page, url) {
     const size = await card.locator('img').evaluate((img) => (img.complete ? [img.naturalWidth, img.naturalHeight] : null));
     check(size && size[0] === 64 && size[1] === 64, `gallery image is 64x64 (got ${size})`);
     const info = await card.locator('.infotext').textContent();
-    for (const s of ['a red fox in the snow', 'Negative prompt: blurry', 'Steps: 3', 'Seed: 1234', 'Size: 64x64', 'CFG scale: 5'])
+    for (const s of [prompt, 'Negative prompt: blurry', 'Steps: 3', 'Seed: 1234', 'Size: 64x64', 'CFG scale: 5'])
         check(info.includes(s), `infotext contains '${s}' (got '${info}')`);
     await page.fill('#seed', '-1');
     await card.getByRole('button', { name: 'Reuse seed' }).click();
@@ -99,7 +111,7 @@ async function testSettings(page, url) {
     await page.fill('#prompt', 'something else');
     await card.getByRole('button', { name: 'Reuse parameters' }).click();
     check((await page.inputValue('#steps')) === '3', 'reuse parameters restores steps');
-    check((await page.inputValue('#prompt')) === 'a red fox in the snow', 'reuse parameters restores the prompt');
+    check((await page.inputValue('#prompt')) === prompt, 'reuse parameters restores the prompt');
     log('settings: image 64x64 with parameters:', JSON.stringify(info.split('\n').pop()));
     // the PNG itself carries the parameters: dropped on the form it fills it in ("PNG info")
     await page.fill('#prompt', 'changed');
@@ -111,8 +123,16 @@ async function testSettings(page, url) {
     }, await card.locator('img').getAttribute('src'));
     await page.dispatchEvent('#gen-form', 'drop', { dataTransfer: drop });
     await page.waitForFunction(() => document.getElementById('prompt').value !== 'changed', null, { timeout: 5000 });
-    check((await page.inputValue('#prompt')) === 'a red fox in the snow' && (await page.inputValue('#seed')) === '1234', 'a dropped PNG restores prompt and seed');
+    check((await page.inputValue('#prompt')) === prompt && (await page.inputValue('#seed')) === '1234', 'a dropped PNG restores prompt and seed');
     await testInpaint(page, Buffer.from((await card.locator('img').getAttribute('src')).split(',')[1], 'base64'));
+    // the same image with the LoRA at weight 0: the weight-1 image must differ, so the LoRA acted
+    await page.check('input[name=mode][value=txt2img]');
+    await page.fill('#prompt', prompt.replace(':1>', ':0>'));
+    await page.fill('#seed', '1234');
+    await page.click('#generate');
+    await page.waitForFunction(() => document.querySelectorAll('#gallery li').length === 3 || document.getElementById('gen-error').textContent, null, { timeout: 60000 });
+    const srcs = await page.$$eval('#gallery li img', (els) => els.map((e) => e.src));
+    check(srcs.length === 3 && srcs[0] !== srcs[2], 'the LoRA at weight 1 changes the image (same seed, weight 0)');
     await page.screenshot({ path: path.join(ARTIFACTS, 'settings.png'), fullPage: true });
 }
 

@@ -97,9 +97,11 @@ async function buildPayload() {
         p.inpainting_mask_invert = 0;
     }
     if ($('cn-enabled').checked) {
-        if (!state.cnImage) throw new Error('choose a ControlNet control image first');
+        // without a control image A1111 takes the img2img input, so only txt2img needs one
+        if (!state.cnImage && m === 'txt2img') throw new Error('choose a ControlNet control image first');
         if (!$('cn-model').value) throw new Error('no ControlNet model is installed');
-        const unit = { enabled: true, module: $('cn-module').value, model: $('cn-model').value, weight: numberOf('cn-weight'), image: state.cnImage, guidance_start: 0, guidance_end: 1, resize_mode: 'Crop and Resize', control_mode: 'Balanced', pixel_perfect: false };
+        const unit = { enabled: true, module: $('cn-module').value, model: $('cn-model').value, weight: numberOf('cn-weight'), guidance_start: 0, guidance_end: 1, resize_mode: 'Crop and Resize', control_mode: 'Balanced', pixel_perfect: false };
+        if (state.cnImage) unit.image = state.cnImage;
         p.alwayson_scripts = { controlnet: { args: [unit] } };
     }
     return { endpoint: m === 'txt2img' ? '/sdapi/v1/txt2img' : '/sdapi/v1/img2img', payload: p };
