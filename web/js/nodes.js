@@ -36,9 +36,10 @@ function addWidget(node, w) {
         }, opts);
         return;
     }
-    if (w.kind === 'combo') node.addWidget('combo', w.name, w.value, null, { values: [...w.values], image_upload: w.upload });
-    else if (w.kind === 'toggle') node.addWidget('toggle', w.name, !!w.value, null, {});
-    else node.addWidget('text', w.name, w.value ?? '', null, { multiline: !!w.multiline });
+    const changed = () => {}; // values are read when queueing; litegraph warns without a callback
+    if (w.kind === 'combo') node.addWidget('combo', w.name, w.value, changed, { values: [...w.values], image_upload: w.upload });
+    else if (w.kind === 'toggle') node.addWidget('toggle', w.name, !!w.value, changed, {});
+    else node.addWidget('text', w.name, w.value ?? '', changed, { multiline: !!w.multiline });
 }
 
 function registerTypes(objectInfo) {
