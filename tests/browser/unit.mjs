@@ -202,7 +202,19 @@ test('workflow: API prompt with a linked widget input keeps the link in UI forma
     assert.throws(() => apiToWorkflow({ 1: { class_type: 'Nope', inputs: {} } }, INFO), /unknown node type 'Nope'/);
 });
 
+test('workflow: widgets missing from a saved node keep their defaults', () => {
+    const wf = structuredClone(SAVED);
+    delete wf.nodes.find((n) => n.id === 9).widgets_values; // SaveImage saved without values
+    wf.nodes.find((n) => n.id === 5).widgets_values = [320]; // only the first of three
+    const { prompt } = workflowToApi(wf, INFO);
+    assert.deepEqual(prompt[9].inputs, { images: ['8', 0], filename_prefix: 'ComfyUI' });
+    assert.deepEqual(prompt[5].inputs, { width: 320, height: 512, batch_size: 1 });
+});
+
 test('workflow: seed control after a run', () => {
+    assert.equal(nextSeed(5, false), 5);
+    const legacy = nextSeed(5, true, 0, 1e6);
+    assert.ok(Number.isInteger(legacy) && legacy >= 0 && legacy < 1e6);
     assert.equal(nextSeed(5, 'fixed'), 5);
     assert.equal(nextSeed(5, 'increment'), 6);
     assert.equal(nextSeed(0, 'decrement', 0), 0);

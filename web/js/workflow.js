@@ -108,10 +108,11 @@ function linkTuple(l) {
     return { id: l.id, from: l.origin_id, fromSlot: l.origin_slot, to: l.target_id, toSlot: l.target_slot, type: l.type };
 }
 
+// A widget the file gives no value for keeps its default, as a freshly made node would.
 function widgetValuesByName(node, spec) {
-    const out = {};
+    const out = Object.fromEntries(spec.widgets.map((w) => [w.name, w.value]));
     const vals = node.widgets_values;
-    if (vals && !Array.isArray(vals) && typeof vals === 'object') return { ...vals };
+    if (vals && !Array.isArray(vals) && typeof vals === 'object') return { ...out, ...vals };
     if (!Array.isArray(vals)) return out;
     spec.widgets.forEach((w, i) => {
         if (i < vals.length) out[w.name] = vals[i];
@@ -309,8 +310,10 @@ export function defaultPrompt(objectInfo, seed = 0) {
     };
 }
 
-/** The next seed after a run for a control_after_generate mode (ComfyUI's rules). */
+/** The next seed after a run for a control_after_generate mode (ComfyUI's rules; `true` from
+ * older files means randomize). */
 export function nextSeed(value, mode, min = 0, max = 0xffffffffffffffff) {
+    if (mode === true) mode = 'randomize'; // older saved workflows store a boolean here
     const hi = Math.min(max, Number.MAX_SAFE_INTEGER);
     if (mode === 'increment') return Math.min(value + 1, hi);
     if (mode === 'decrement') return Math.max(value - 1, min);
