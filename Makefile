@@ -126,6 +126,27 @@ $(FUZZ_BUILD)/libfuzzdeps.a: $(FUZZ_OBJ)
 	@rm -f $@
 	$(Q)ar rcs $@ $^
 
+# fuzz_workflow reaches the whole library (the node table links the pipeline)
+FUZZ_REST_OBJ := $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(filter-out $(FUZZ_SRC),$(LIB_SRC)))
+
+$(FUZZ_BUILD)/obj/%_avx2.o: %_avx2.c
+	@mkdir -p $(dir $@)
+	@echo "CC (fuzz) $<"
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) $(ISA_avx2) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+$(FUZZ_BUILD)/obj/%_avx512.o: %_avx512.c
+	@mkdir -p $(dir $@)
+	@echo "CC (fuzz) $<"
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) $(ISA_avx512) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+$(FUZZ_BUILD)/libfuzzall.a: $(FUZZ_OBJ) $(FUZZ_REST_OBJ)
+	@rm -f $@
+	$(Q)ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_workflow: fuzz/fuzz_workflow.c $(FUZZ_BUILD)/libfuzzall.a
+	@echo "LD $@"
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $< $(FUZZ_BUILD)/libfuzzall.a $(LDLIBS) -o $@
+
 $(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c $(FUZZ_BUILD)/libfuzzdeps.a
 	@echo "LD $@"
 	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $< $(FUZZ_BUILD)/libfuzzdeps.a $(LDLIBS) -o $@

@@ -1,5 +1,6 @@
 /* Image nodes: LoadImage, LoadImageMask, SaveImage, PreviewImage,
- * ImageScale, ImageScaleBy, ImageInvert, ImagePadForOutpaint, Canny.
+ * ImageScale, ImageScaleBy, ImageInvert, ImagePadForOutpaint, EmptyImage,
+ * Canny.
  *
  * Follows ComfyUI: LoadImage drops alpha for the IMAGE (PIL
  * convert("RGB")) and gives MASK = 1 - alpha (64x64 zeros without alpha);
@@ -204,6 +205,17 @@ static sdc_status pad_for_outpaint(sdc_wf_call *c, sdc_error *err) {
     return SDC_OK;
 }
 
+static sdc_status empty_image(sdc_wf_call *c, sdc_error *err) {
+    int64_t color = sdc_wf_arg_int(c, "color");
+    sdc_wf_value *out = sdc_wf_image_new(sdc_wf_arg_int(c, "batch_size"), sdc_wf_arg_int(c, "height"), sdc_wf_arg_int(c, "width"), err);
+    if (!out) return err->status;
+    float rgb[3] = {(float)((color >> 16) & 0xff) / 255.0f, (float)((color >> 8) & 0xff) / 255.0f, (float)(color & 0xff) / 255.0f};
+    for (int64_t i = 0; i < out->u.image.B * out->u.image.H * out->u.image.W; i++)
+        for (int ch = 0; ch < 3; ch++) out->u.image.data[i * 3 + ch] = rgb[ch];
+    c->out[0] = out;
+    return SDC_OK;
+}
+
 static sdc_status canny(sdc_wf_call *c, sdc_error *err) {
     const sdc_wf_value *img = sdc_wf_arg(c, "image");
     double lo = sdc_wf_arg_float(c, "low_threshold") * 255.0, hi = sdc_wf_arg_float(c, "high_threshold") * 255.0;
@@ -260,6 +272,12 @@ static const sdc_wf_input_def in_pad[] = {
     {.name = "bottom", .type = SDC_WF_INT, .def = 0, .min = 0, .max = SDC_WF_MAX_RESOLUTION, .step = 8},
     {.name = "feathering", .type = SDC_WF_INT, .def = 40, .min = 0, .max = SDC_WF_MAX_RESOLUTION, .step = 1},
 };
+static const sdc_wf_input_def in_empty_image[] = {
+    {.name = "width", .type = SDC_WF_INT, .def = 512, .min = 1, .max = SDC_WF_MAX_RESOLUTION, .step = 1},
+    {.name = "height", .type = SDC_WF_INT, .def = 512, .min = 1, .max = SDC_WF_MAX_RESOLUTION, .step = 1},
+    {.name = "batch_size", .type = SDC_WF_INT, .def = 1, .min = 1, .max = 64, .step = 1},
+    {.name = "color", .type = SDC_WF_INT, .def = 0, .min = 0, .max = 0xFFFFFF, .step = 1},
+};
 static const sdc_wf_input_def in_canny[] = {
     {.name = "image", .type = SDC_WF_IMAGE},
     {.name = "low_threshold", .type = SDC_WF_FLOAT, .def = 0.4, .min = 0.01, .max = 0.99, .step = 0.01},
@@ -284,6 +302,8 @@ const sdc_wf_node_def sdc_wf_nodes_image[] = {
      .outputs = {SDC_WF_IMAGE}, .n_outputs = 1, .run = image_invert},
     {.name = "ImagePadForOutpaint", .display_name = "Pad Image for Outpainting", .category = "image", .inputs = in_pad,
      .n_inputs = 6, .outputs = {SDC_WF_IMAGE, SDC_WF_MASK}, .n_outputs = 2, .run = pad_for_outpaint},
+    {.name = "EmptyImage", .display_name = "EmptyImage", .category = "image", .inputs = in_empty_image, .n_inputs = 4,
+     .outputs = {SDC_WF_IMAGE}, .n_outputs = 1, .run = empty_image},
     {.name = "Canny", .display_name = "Canny", .category = "image/preprocessors", .inputs = in_canny, .n_inputs = 3,
      .outputs = {SDC_WF_IMAGE}, .n_outputs = 1, .run = canny},
 };
