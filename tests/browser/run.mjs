@@ -312,10 +312,16 @@ async function main() {
             const page = await browser.context.newPage();
             const errors = [];
             page.on('pageerror', (e) => errors.push(String(e)));
+            // the UI must need nothing but the sdc server (no CDN, no fonts from elsewhere)
+            const origin = new URL(server.url).origin;
+            page.on('request', (r) => {
+                const u = r.url();
+                if (!u.startsWith(`${origin}/`) && !/^(data|blob):/.test(u)) errors.push(`request outside the server: ${u}`);
+            });
             const t0 = Date.now();
             try {
                 await TESTS[name](page, server.url);
-                if (errors.length) throw new Error(`uncaught errors in the page: ${errors.join('; ')}`);
+                if (errors.length) throw new Error(`page errors: ${errors.join('; ')}`);
                 console.log(`ok   browser/${name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
             } catch (err) {
                 failed++;
