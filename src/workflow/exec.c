@@ -209,12 +209,12 @@ static sdc_status execute(sdc_wf_exec *ex, const sdc_wf_graph *g, int node, json
     sdc_status st = run_node(ex, g, node, &call, err);
     cached *c = st ? NULL : get_slot(ex, gn->id);
     if (!st && !c) st = sdc_error_set(err, SDC_ERR_OOM, "out of memory");
-    if (st) {
+    if (st || !c) {
         for (int k = 0; k < SDC_WF_MAX_OUTPUTS; k++) sdc_wf_value_unref(call.out[k]);
         json_decref(call.ui);
         cached *old = find(ex, gn->id);
         if (old) drop(old), snprintf(old->id, sizeof old->id, "%s", gn->id); /* keep the slot, empty */
-        return st;
+        return st ? st : SDC_ERR_OOM;
     }
     drop(c);
     snprintf(c->id, sizeof c->id, "%s", gn->id);
