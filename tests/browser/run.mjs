@@ -289,6 +289,10 @@ async function testDoodle(page, url) {
     check(d.dropped >= 1, `the stale request was dropped (${JSON.stringify(d)})`);
     check(d.frames === 2 && d.seq === 3, `only the first and the last sketch were shown (${JSON.stringify(d)})`);
     await page.screenshot({ path: path.join(ARTIFACTS, 'doodle.png') });
+    // the frame goes on to img2img in the Generate view
+    await page.click('#dd-send');
+    await page.waitForFunction(() => document.getElementById('init-canvas').width === 256, null, { timeout: 10000 });
+    check(await page.isChecked('input[name=mode][value=img2img]') && await page.isVisible('#view-settings'), 'To img2img opens the frame in img2img');
     log(`doodle: first frame ${ms} ms after the stroke; last frame ${ms2} ms after the last stroke; ${JSON.stringify(d)}; status '${await page.textContent('#dd-status')}'`);
 }
 

@@ -153,6 +153,7 @@ async function pump() {
             const server = typeof res.seconds === 'number' ? ` (server ${res.seconds.toFixed(2)} s)` : '';
             setStatus(`Frame ${dd.frames} in ${(ms / 1000).toFixed(2)} s${server} · ${dd.dropped} dropped`);
             $('dd-output').dataset.frames = String(dd.frames);
+            $('dd-send').disabled = false;
         }
     } catch (err) {
         if (err.name === 'AbortError' || err.status === 409 || seq < dd.seq) {
@@ -199,6 +200,10 @@ function wire() {
         changed(true);
     });
     $('dd-size').addEventListener('change', resize);
+    $('dd-send').addEventListener('click', async () => {
+        await dd.app.show('settings');
+        dd.app.settings.useAsInit($('dd-output').src);
+    });
     $('dd-brush').addEventListener('input', () => ($('dd-brush-out').value = $('dd-brush').value));
     $('dd-strength').addEventListener('input', () => ($('dd-strength-out').value = $('dd-strength').value));
     for (const id of ['dd-prompt', 'dd-seed', 'dd-steps', 'dd-strength']) $(id).addEventListener('change', () => changed(true));
@@ -217,6 +222,7 @@ export async function start(app) {
     dd.canvas.width = dd.canvas.height = Number($('dd-size').value);
     clearCanvas();
     wire();
+    dd.app = app;
     app.doodle = dd;
     return {};
 }

@@ -285,6 +285,12 @@ function setupDrop() {
 
 function setupToolbar() {
     $('wf-queue').addEventListener('click', queuePrompt);
+    document.addEventListener('keydown', (e) => {
+        if ((e.ctrlKey || e.metaKey) && e.key === 'Enter' && !$('view-nodes').hidden) {
+            e.preventDefault();
+            queuePrompt();
+        }
+    });
     $('wf-interrupt').addEventListener('click', () => api('/interrupt', { body: {} }).catch((e) => status(e.message, true)));
     $('wf-default').addEventListener('click', loadDefault);
     $('wf-clear').addEventListener('click', () => {

@@ -197,8 +197,12 @@ function galleryItem(b64, infotext, seed, seconds) {
     pre.textContent = infotext || '(no parameters)';
     const actions = document.createElement('div');
     actions.className = 'card-actions';
-    if (seed !== undefined) actions.append(button('Reuse seed', () => ($('seed').value = seed), `Set the seed to ${seed}`));
+    if (seed !== undefined) actions.append(button('Reuse seed', () => {
+        $('seed').value = seed;
+        saveForm();
+    }, `Set the seed to ${seed}`));
     if (infotext) actions.append(button('Reuse parameters', () => applySettings(infotextToSettings(infotext))));
+    actions.append(button('To img2img', () => useAsInit(img.src), 'Use this image as the init image'));
     const a = document.createElement('a');
     a.href = img.src;
     a.download = `sdc-${seed ?? 'image'}.png`;
@@ -222,6 +226,52 @@ function addResults(res, seconds) {
         i < Math.max(texts.length, 1) ? galleryItem(b64, texts[i] ?? '', seeds[i] ?? info.seed, seconds) : galleryItem(b64, 'ControlNet detected map', undefined, 0),
     );
     $('gallery').prepend(...items);
+}
+
+/** Makes an image (URL or Blob) the init image of img2img (inpaint stays inpaint). */
+async function useAsInit(src) {
+    if (mode() === 'txt2img') document.querySelector('input[name=mode][value=img2img]').checked = true;
+    onModeChange();
+    try {
+        await setInit(src);
+        $('init-box').scrollIntoView({ block: 'nearest' });
+    } catch (err) {
+        $('gen-error').textContent = err.message;
+    }
+}
+
+async function setInit(src) {
+    const { width, height } = await state.painter.setImage(src);
+    $('width').value = Math.max(64, Math.min(2048, width - (width % 8)));
+    $('height').value = Math.max(64, Math.min(2048, height - (height % 8)));
+}
+
+// The form's values are kept in local storage, so a reload keeps the prompt and settings.
+const FORM_KEY = 'sdc.settings';
+const KEPT = ['prompt', 'negative_prompt', 'steps', 'cfg_scale', 'width', 'height', 'seed', 'batch_size', 'n_iter', 'denoising_strength', 'mask_blur', 'sampler_name', 'scheduler'];
+
+function saveForm() {
+    try {
+        localStorage.setItem(FORM_KEY, JSON.stringify(Object.fromEntries(KEPT.map((k) => [k, $(k).value]))));
+    } catch {
+        // storage disabled or full: nothing is kept
+    }
+}
+
+function restoreForm() {
+    let saved = null;
+    try {
+        saved = JSON.parse(localStorage.getItem(FORM_KEY) ?? 'null');
+    } catch {
+        saved = null;
+    }
+    for (const k of KEPT) {
+        const v = saved?.[k];
+        if (typeof v !== 'string') continue;
+        if ($(k).tagName === 'SELECT') selectMatching($(k), v);
+        else $(k).value = v;
+    }
+    $('denoise-out').value = $('denoising_strength').value;
 }
 
 function selectMatching(sel, value) {
@@ -248,6 +298,7 @@ function applySettings(s) {
         }
     }
     $('denoise-out').value = $('denoising_strength').value;
+    saveForm();
 }
 
 async function changeModel() {
@@ -269,9 +320,7 @@ async function onInitFile() {
     const f = $('init-file').files[0];
     if (!f) return;
     try {
-        const { width, height } = await state.painter.setImage(f);
-        $('width').value = Math.max(64, Math.min(2048, width - (width % 8)));
-        $('height').value = Math.max(64, Math.min(2048, height - (height % 8)));
+        await setInit(f);
     } catch (err) {
         $('gen-error').textContent = err.message;
     }
@@ -297,6 +346,7 @@ async function onDrop(e, app) {
 
 function wire(app) {
     const form = $('gen-form');
+    form.addEventListener('change', saveForm);
     form.addEventListener('dragover', (e) => e.preventDefault());
     form.addEventListener('drop', (e) => onDrop(e, app));
     $('gen-form').addEventListener('submit', generate);
@@ -331,6 +381,7 @@ export async function start(app) {
     wire(app);
     onModeChange();
     await loadLists();
-    app.settings = { applySettings, state };
+    restoreForm();
+    app.settings = { applySettings, state, useAsInit };
     return {};
 }
