@@ -132,6 +132,7 @@ async function pollProgress(token) {
 
 function setBusy(busy) {
     state.busy = busy;
+    $('progress-wrap').hidden = !busy;
     $('generate').disabled = busy;
     $('interrupt').disabled = !busy;
     $('generate').textContent = busy ? 'Generating…' : 'Generate';
