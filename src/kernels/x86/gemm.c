@@ -5,7 +5,10 @@
  *   1. The weights B are packed once per call into NR-column panels in the
  *      calling thread's scratch (parallel over panels). When the packed
  *      weights would exceed B_CHUNK_BYTES, columns are processed in chunks
- *      so the scratch stays bounded.
+ *      so the scratch stays bounded. With few rows (M <= 16 micro-panels)
+ *      there is no shared copy: each task packs the panels of its columns
+ *      per K block into its private slice, where they stay in L2 (a shared
+ *      copy would go to memory and back for one or two row tiles).
  *   2. C is cut into tiles of mc rows x nc columns (whole micro-tiles), one
  *      task per tile, claimed dynamically by the pool's threads. A task
  *      walks K in blocks of kc: it packs its A block (mc x kc: bf16
