@@ -71,11 +71,24 @@ static const char *status_text(int status) {
 }
 
 void srv_bytes(srv_req *r, int status, const char *ctype, const void *data, size_t len, const char *extra_headers) {
-    mg_printf(r->conn,
-              "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nCache-Control: no-cache\r\n"
-              "X-Content-Type-Options: nosniff\r\n%s\r\n",
-              status, status_text(status), ctype, len, extra_headers ? extra_headers : "");
-    if (len && strcmp(r->method, "HEAD") != 0) mg_write(r->conn, data, len);
+    char head[1024];
+    int n = snprintf(head, sizeof head,
+                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nCache-Control: no-cache\r\n"
+                     "X-Content-Type-Options: nosniff\r\n%s\r\n",
+                     status, status_text(status), ctype, len, extra_headers ? extra_headers : "");
+    if (n < 0 || n >= (int)sizeof head) n = 0;
+    if (strcmp(r->method, "HEAD") == 0) len = 0;
+    /* one write for small answers: headers and body in separate segments cost a delayed-ACK round trip */
+    char *one = len <= 65536 ? malloc((size_t)n + len) : NULL;
+    if (one) {
+        memcpy(one, head, (size_t)n);
+        if (len) memcpy(one + n, data, len);
+        mg_write(r->conn, one, (size_t)n + len);
+        free(one);
+        return;
+    }
+    mg_write(r->conn, head, (size_t)n);
+    if (len) mg_write(r->conn, data, len);
 }
 
 void srv_json(srv_req *r, int status, json_t *body) {
@@ -360,7 +373,7 @@ static sdc_status start_http(sdc_server *s, sdc_error *err) {
     snprintf(threads, sizeof threads, "%d", s->o.http_threads);
     const char *options[] = {"listening_ports", ports, "num_threads", threads, "request_timeout_ms", "30000",
                              "websocket_timeout_ms", "3600000", "enable_keep_alive", "yes", "keep_alive_timeout_ms", "5000",
-                             "enable_directory_listing", "no", NULL};
+                             "enable_directory_listing", "no", "tcp_nodelay", "1", NULL};
     struct mg_callbacks cb;
     memset(&cb, 0, sizeof cb);
     cb.log_message = log_message;
