@@ -199,6 +199,28 @@ async function testNodes(page, url) {
     log('nodes: output', await img.getAttribute('src'), '; statuses:', [...new Set(statuses)].join(' | '));
     await testWorkflowFromPng(page, url, await img.getAttribute('src'));
     await testNodeError(page);
+    await testEditorOnlyNodes(page);
+}
+
+// A UI-format workflow as ComfyUI's editor saves them, with a Note, a Reroute, a PrimitiveNode
+// driving the seed, a bypassed and a muted node (tests/browser/fixtures/editor_nodes.json):
+// the prompt sent holds just what ComfyUI would run, and it runs.
+async function testEditorOnlyNodes(page) {
+    const file = path.join(REPO, 'tests/browser/fixtures/editor_nodes.json');
+    await page.setInputFiles('#wf-file', file);
+    await page.waitForFunction(() => /^Loaded editor_nodes\.json\.$/.test(document.getElementById('wf-status').textContent), null, { timeout: 5000 })
+        .catch(async () => check(false, `fixture loads cleanly (status '${await page.textContent('#wf-status')}')`));
+    const [req] = await Promise.all([page.waitForRequest((r) => r.url().endsWith('/prompt') && r.method() === 'POST'), page.click('#wf-queue')]);
+    const sent = req.postDataJSON().prompt;
+    check(JSON.stringify(Object.keys(sent).sort()) === JSON.stringify(['3', '4', '5', '6', '7', '8', '9']), `only runnable nodes are sent (got ${Object.keys(sent)})`);
+    check(sent['3'].inputs.seed === 4242 && sent['3'].inputs.steps === 2, `the primitive's seed is inlined (got ${JSON.stringify(sent['3'].inputs)})`);
+    check(JSON.stringify(sent['8'].inputs.samples) === '["3",0]', `the decode reads the sampler through reroute and bypass (got ${JSON.stringify(sent['8'].inputs)})`);
+    await page.waitForFunction(() => /^(Done|Error|The run failed)/.test(document.getElementById('wf-status').textContent), null, { timeout: 60000 });
+    const status = await page.textContent('#wf-status');
+    check(status.startsWith('Done'), `the workflow ran (status '${status}')`);
+    check((await page.locator('#wf-outputs img').count()) === 1, 'one output image (the muted preview does not run)');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'nodes-editor-only.png') });
+    log('nodes: editor-only nodes (note, reroute, primitive, bypass, mute):', status);
 }
 
 // A value the server refuses (a checkpoint that does not exist): the run is not queued, the

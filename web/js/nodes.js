@@ -64,6 +64,45 @@ function registerTypes(objectInfo) {
     }
 }
 
+// ComfyUI's editor-only nodes: a Reroute passes a link through, a Note holds text. Neither is
+// sent to the server (workflowToApi follows Reroutes). A PrimitiveNode stays litegraph's
+// placeholder, which keeps its saved data (and so its value) as it was.
+function registerFrontendTypes() {
+    class Reroute extends LGraphNode {
+        constructor(title) {
+            super(title ?? 'Reroute');
+            this.addInput('', '*');
+            this.addOutput('', '*');
+            this.size = [90, 26];
+        }
+    }
+    class Note extends LGraphNode {
+        constructor(title) {
+            super(title ?? 'Note');
+            this.serialize_widgets = true;
+            this.addWidget('text', 'text', '', () => {}, { multiline: true });
+            this.size = [300, 80];
+            this.color = '#432';
+            this.bgcolor = '#653';
+        }
+    }
+    for (const [name, cls] of [['Reroute', Reroute], ['Note', Note]]) {
+        if (ed.objectInfo[name]) continue; // the server's own class wins
+        cls.title = name;
+        LiteGraph.registerNodeType(name, cls);
+        cls.category = 'utils';
+    }
+}
+
+function markPrimitives() {
+    for (const node of ed.graph._nodes) {
+        const saved = node.last_serialization;
+        if (saved?.type !== 'PrimitiveNode') continue;
+        node.has_errors = false;
+        node.title = `${saved.title ?? 'Primitive'}: ${Array.isArray(saved.widgets_values) ? saved.widgets_values[0] : ''}`;
+    }
+}
+
 function loadGraph(json, source, seedControl = 'fixed') {
     let workflow = json;
     if (isApiPrompt(json)) workflow = apiToWorkflow(json, ed.objectInfo, seedControl);
@@ -71,6 +110,7 @@ function loadGraph(json, source, seedControl = 'fixed') {
     const missing = [...new Set(workflow.nodes.map((n) => n.type).filter((t) => !ed.objectInfo[t] && !['Note', 'Reroute', 'PrimitiveNode', 'MarkdownNote'].includes(t)))];
     ed.graph.clear();
     ed.graph.configure(workflow);
+    markPrimitives();
     for (const node of ed.graph._nodes) {
         const min = node.computeSize();
         if (node.size[0] < min[0] || node.size[1] < min[1]) node.setSize([Math.max(node.size[0], min[0]), Math.max(node.size[1], min[1])]);
@@ -355,6 +395,7 @@ export async function start(app) {
     ed.app = app;
     ed.objectInfo = await api('/object_info');
     registerTypes(ed.objectInfo);
+    registerFrontendTypes();
     ed.graph = new LGraph();
     ed.canvas = new LGraphCanvas($('graph-canvas'), ed.graph);
     ed.canvas.show_info = false;
