@@ -185,6 +185,8 @@ async function testNodes(page, url) {
     await page.evaluate(() => {
         window.__statuses = [];
         new MutationObserver(() => window.__statuses.push(document.getElementById('wf-status').textContent)).observe(document.getElementById('wf-status'), { childList: true, characterData: true, subtree: true });
+        window.__previews = 0;
+        new MutationObserver(() => window.__previews++).observe(document.getElementById('wf-preview'), { attributes: true, attributeFilter: ['src'] });
     });
     await page.click('#wf-queue');
     const img = page.locator('#wf-outputs img').first();
@@ -195,9 +197,12 @@ async function testNodes(page, url) {
     check(size[0] === 64 && size[1] === 64, `output image is 64x64 (got ${size})`);
     const statuses = await page.evaluate(() => window.__statuses);
     check(statuses.some((s) => s.startsWith('Running:')), `the running node was shown (statuses: ${statuses.join(' | ')})`);
+    const previews = await page.evaluate(() => window.__previews);
+    check(previews >= 1, 'binary preview frames from the socket were shown');
     await page.screenshot({ path: path.join(ARTIFACTS, 'nodes.png') });
-    log('nodes: output', await img.getAttribute('src'), '; statuses:', [...new Set(statuses)].join(' | '));
+    log('nodes: output', await img.getAttribute('src'), `; ${previews} preview frames; statuses:`, [...new Set(statuses)].join(' | '));
     await testWorkflowFromPng(page, url, await img.getAttribute('src'));
+    await testUpload(page, url, Buffer.from(await (await fetch(new URL(await img.getAttribute('src'), url))).arrayBuffer()));
     await testNodeError(page);
     await testEditorOnlyNodes(page);
 }
@@ -221,6 +226,23 @@ async function testEditorOnlyNodes(page) {
     check((await page.locator('#wf-outputs img').count()) === 1, 'one output image (the muted preview does not run)');
     await page.screenshot({ path: path.join(ARTIFACTS, 'nodes-editor-only.png') });
     log('nodes: editor-only nodes (note, reroute, primitive, bypass, mute):', status);
+}
+
+// LoadImage's file picker in the node panel uploads through /upload/image and selects the file.
+async function testUpload(page, url, bytes) {
+    const id = await page.evaluate(async () => {
+        const { LiteGraph } = await import('/vendor/litegraph/litegraph.es.js');
+        const node = LiteGraph.createNode('LoadImage');
+        node.pos = [40, 700];
+        window.sdcApp.nodes.editor.graph.add(node);
+        window.sdcApp.nodes.select(node.id);
+        return node.id;
+    });
+    await page.setInputFiles('#node-inspector input[type=file]', { name: 'webui_upload.png', mimeType: 'image/png', buffer: bytes });
+    await page.waitForFunction((nid) => window.sdcApp.nodes.editor.graph.getNodeById(nid).widgets[0].value === 'webui_upload.png', id, { timeout: 10000 });
+    const back = Buffer.from(await (await fetch(new URL('view?filename=webui_upload.png&type=input', url))).arrayBuffer());
+    check(back.equals(bytes), 'the uploaded image is served back unchanged from input/');
+    log('nodes: image uploaded from the node panel');
 }
 
 // A value the server refuses (a checkpoint that does not exist): the run is not queued, the
