@@ -31,6 +31,9 @@ function modelsDir() {
     const model = path.join(SHARED, 'reference/model/sd15-random-tiny');
     fs.symlinkSync(`${model}.safetensors`, path.join(dir, 'sd15-random-tiny.safetensors'));
     fs.symlinkSync(`${model}.yaml`, path.join(dir, 'sd15-random-tiny.yaml'));
+    // the same weights under a second name, for the model picker
+    fs.symlinkSync(`${model}.safetensors`, path.join(dir, 'tiny-copy.safetensors'));
+    fs.symlinkSync(`${model}.yaml`, path.join(dir, 'tiny-copy.yaml'));
     fs.symlinkSync(path.join(SHARED, 'clip/bpe_simple_vocab_16e6.txt.gz'), path.join(dir, 'bpe_simple_vocab_16e6.txt.gz'));
     // a LoRA made for the tiny model (tests/data/control) and the tiny TAESD (tests/data/taesd)
     fs.mkdirSync(path.join(dir, 'loras'));
@@ -85,6 +88,16 @@ function check(cond, what) {
 async function testSettings(page, url) {
     await page.goto(`${url}#settings`);
     await page.waitForFunction(() => document.querySelector('#sampler_name').options.length > 0 && document.querySelector('#model').options.length > 0, null, { timeout: 15000 });
+    // the model picker switches the server's checkpoint through /sdapi/v1/options
+    const title = await page.$eval('#model', (sel) => [...sel.options].find((o) => o.textContent === 'tiny-copy')?.value);
+    check(!!title, 'the model picker lists both checkpoints');
+    const [opt] = await Promise.all([
+        page.waitForResponse((r) => r.url().endsWith('/sdapi/v1/options') && r.request().method() === 'POST'),
+        page.selectOption('#model', title),
+    ]);
+    check(opt.ok(), `POST /sdapi/v1/options succeeded (HTTP ${opt.status()})`);
+    const current = await (await fetch(new URL('sdapi/v1/options', url))).json();
+    check(current.sd_model_checkpoint === title, `the server's checkpoint is now ${title} (got ${current.sd_model_checkpoint})`);
     await page.fill('#prompt', 'a red fox in the snow');
     // the LoRA picker lists the models folder's LoRA and writes A1111's tag into the prompt
     await page.click('summary:has-text("LoRA")');
@@ -102,7 +115,7 @@ async function testSettings(page, url) {
     const size = await card.locator('img').evaluate((img) => (img.complete ? [img.naturalWidth, img.naturalHeight] : null));
     check(size && size[0] === 64 && size[1] === 64, `gallery image is 64x64 (got ${size})`);
     const info = await card.locator('.infotext').textContent();
-    for (const s of [prompt, 'Negative prompt: blurry', 'Steps: 3', 'Seed: 1234', 'Size: 64x64', 'CFG scale: 5'])
+    for (const s of [prompt, 'Negative prompt: blurry', 'Steps: 3', 'Seed: 1234', 'Size: 64x64', 'CFG scale: 5', 'Model: tiny-copy'])
         check(info.includes(s), `infotext contains '${s}' (got '${info}')`);
     await page.fill('#seed', '-1');
     await card.getByRole('button', { name: 'Reuse seed' }).click();
