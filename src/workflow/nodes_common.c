@@ -304,10 +304,12 @@ sdc_wf_value *sdc_wf_image_resize(const sdc_wf_value *img, int64_t W2, int64_t H
     if (m == SDC_WF_LANCZOS) return resize_lanczos(img, x0, y0, cw, ch, W2, H2, err);
     sdc_wf_value *out = sdc_wf_image_new(img->u.image.B, H2, W2, err);
     if (!out) return NULL;
-    const float *src = img->u.image.data + (y0 * W + x0) * 3;
-    if (sdc_wf_resize_planes(src, img->u.image.B * 3, 0, ch, cw, W * 3, 3, out->u.image.data, 0, H2, W2, W2 * 3, 3, m, err)) {
-        sdc_wf_value_unref(out);
-        return NULL;
+    for (int64_t b = 0; b < img->u.image.B; b++) { /* the 3 interleaved channels are planes 1 float apart */
+        const float *src = img->u.image.data + (b * H * W + y0 * W + x0) * 3;
+        if (sdc_wf_resize_planes(src, 3, 1, ch, cw, W * 3, 3, out->u.image.data + b * H2 * W2 * 3, 1, H2, W2, W2 * 3, 3, m, err)) {
+            sdc_wf_value_unref(out);
+            return NULL;
+        }
     }
     return out;
 }

@@ -335,3 +335,175 @@ TEST(workflow_object_info_describes_widgets) {
     json_decref(o);
     fixture_free(&f);
 }
+
+/* ---- ControlNet ------------------------------------------------------------------------------- */
+
+#include "formats/safetensors.h"
+#include "formats/weight_file.h"
+#include "workflow/control.h"
+
+/* A ControlNet for the tiny model (bare ldm names): the U-Net's encoder as
+ * the trunk plus the test hint encoder / zero convs of tests/data/control
+ * (the control engineer's tests check these numerics against PyTorch). */
+static int write_controlnet(const char *path) {
+    sdc_error err;
+    sdc_error_clear(&err);
+    sdc_weight_file *base = NULL, *parts = NULL;
+    if (sdc_weight_file_open(sdc_test_shared("reference/model/sd15-random-tiny.safetensors"), &base, &err) ||
+        sdc_weight_file_open("tests/data/control/cn_parts.safetensors", &parts, &err)) {
+        sdc_weight_file_close(base);
+        return -1;
+    }
+    sdc_weight_info *t = calloc(base->count + parts->count, sizeof *t);
+    size_t n = 0;
+    const char *p = "model.diffusion_model.";
+    for (size_t i = 0; t && i < base->count; i++) {
+        const char *nm = base->tensors[i].name;
+        if (strncmp(nm, p, strlen(p)) != 0) continue;
+        nm += strlen(p);
+        if (strncmp(nm, "time_embed.", 11) && strncmp(nm, "input_blocks.", 13) && strncmp(nm, "middle_block.", 13)) continue;
+        t[n] = base->tensors[i];
+        t[n++].name = (char *)nm;
+    }
+    for (size_t i = 0; t && i < parts->count; i++) t[n++] = parts->tensors[i];
+    int rc = t && sdc_safetensors_write(path, t, n, NULL, NULL, 0, 1, &err) == SDC_OK ? 0 : -1;
+    free(t);
+    sdc_weight_file_close(base);
+    sdc_weight_file_close(parts);
+    return rc;
+}
+
+/* the default graph with a ControlNet on both conditionings, hint = a flat color */
+static json_t *control_graph(double strength) {
+    json_t *p = load_graph();
+    json_object_set_new(p, "20", json_pack("{s:s, s:{s:i, s:i, s:i, s:i}}", "class_type", "EmptyImage", "inputs", "width", 64,
+                                           "height", 64, "batch_size", 1, "color", 0x80c040));
+    json_object_set_new(p, "21", json_pack("{s:s, s:{s:s}}", "class_type", "ControlNetLoader", "inputs", "control_net_name",
+                                           "control_scribble_tiny.safetensors"));
+    json_object_set_new(p, "22", json_pack("{s:s, s:{s:[s,i], s:[s,i], s:[s,i], s:[s,i], s:f, s:f, s:f}}", "class_type",
+                                           "ControlNetApplyAdvanced", "inputs", "positive", "6", 0, "negative", "7", 0,
+                                           "control_net", "21", 0, "image", "20", 0, "strength", strength, "start_percent",
+                                           0.0, "end_percent", 1.0));
+    json_t *ks = json_object_get(json_object_get(p, "3"), "inputs");
+    json_object_set_new(ks, "positive", json_pack("[s,i]", "22", 0));
+    json_object_set_new(ks, "negative", json_pack("[s,i]", "22", 1));
+    return p;
+}
+
+static int load_output(fixture *f, sdc_wf_result *r, sdc_image *img) {
+    const char *fname = json_string_value(json_object_get(json_array_get(json_object_get(json_object_get(r->outputs, "9"), "images"), 0), "filename"));
+    char path[PATH_MAX * 2];
+    sdc_error err;
+    sdc_error_clear(&err);
+    if (!fname) return -1;
+    snprintf(path, sizeof path, "%s/%s", f->dirs.output, fname);
+    return sdc_image_load(path, img, NULL, &err) == SDC_OK ? 0 : -1;
+}
+
+TEST(workflow_controlnet_nodes) {
+    fixture f;
+    if (fixture_init(&f)) SKIP("shared tiny model not available");
+    char cn_dir[PATH_MAX + 16], cn_path[PATH_MAX * 2];
+    snprintf(cn_dir, sizeof cn_dir, "%s/controlnet", f.dirs.models);
+    mkdir(cn_dir, 0755);
+    snprintf(cn_path, sizeof cn_path, "%s/control_scribble_tiny.safetensors", cn_dir);
+    REQUIRE_MSG(write_controlnet(cn_path) == 0, "cannot write the test ControlNet");
+    sdc_wf_exec *ex;
+    sdc_error err;
+    sdc_error_clear(&err);
+    REQUIRE(sdc_wf_exec_new(&f.env, &ex, &err) == SDC_OK);
+    sdc_image plain = {0}, zero = {0}, ctl = {0};
+    sdc_wf_result r;
+    json_t *p = load_graph(), *p0 = control_graph(0.0), *p1 = control_graph(0.9);
+    REQUIRE(run_prompt(&f, p, ex, &r) == SDC_OK && load_output(&f, &r, &plain) == 0);
+    json_decref(r.outputs);
+    REQUIRE(run_prompt(&f, p0, ex, &r) == SDC_OK && load_output(&f, &r, &zero) == 0);
+    json_decref(r.outputs);
+    REQUIRE(run_prompt(&f, p1, ex, &r) == SDC_OK && load_output(&f, &r, &ctl) == 0);
+    json_decref(r.outputs);
+    /* strength 0 passes the conditioning through (ComfyUI): the same image */
+    CHECK(memcmp(plain.data, zero.data, sdc_image_bytes(&plain)) == 0);
+    int changed = 0;
+    for (size_t i = 0; i < sdc_image_bytes(&plain); i++) changed += plain.data[i] != ctl.data[i];
+    CHECK_MSG(changed > (int)sdc_image_bytes(&plain) / 4, "the ControlNet changed only %d values", changed);
+
+    /* the same run through the pipeline API with the control hook (sigma rule, 0..1) */
+    sdc_sd_model *m;
+    sdc_controlnet *cn;
+    sdc_model_key key = {0};
+    REQUIRE(sdc_catalog_find(&f.cat, SDC_CAT_CHECKPOINT, "sd15-random-tiny", key.path, sizeof key.path, NULL, 0, &err) == SDC_OK);
+    REQUIRE(sdc_model_cache_checkpoint(f.cache, &key, &m, &err) == SDC_OK);
+    REQUIRE(sdc_model_cache_controlnet(f.cache, cn_path, m, &cn, &err) == SDC_OK);
+    float *hint = malloc(64 * 64 * 3 * sizeof *hint);
+    for (int i = 0; i < 64 * 64; i++) hint[i * 3] = 0x80 / 255.0f, hint[i * 3 + 1] = 0xc0 / 255.0f, hint[i * 3 + 2] = 0x40 / 255.0f;
+    sdc_control_spec spec = {.cn = cn, .hint = hint, .strength = 0.9f, .start = 0.0f, .end = 1.0f, .sigma_rule = 1};
+    sdc_control_hook hook;
+    REQUIRE(sdc_control_hook_init(&hook, f.pool, SDC_COMPUTE_F32, &spec, 1, 64, 64, &err) == SDC_OK);
+    sdc_gen_request g;
+    sdc_gen_request_default(&g);
+    g.prompt = "masterpiece best quality girl", g.negative_prompt = "bad hands";
+    g.width = g.height = 64, g.steps = 3, g.cfg_scale = 8, g.sampler = SDC_SAMPLER_EULER;
+    g.scheduler = SDC_SCHED_NORMAL_COMFY, g.seed = 8566257, g.rng = SDC_RNG_CPU;
+    g.extra_fn = sdc_control_hook_fn, g.extra_user = &hook;
+    sdc_gen_result res;
+    REQUIRE(sdc_generate(m, f.pool, &g, &res, &err) == SDC_OK);
+    int worst = 0, diff = 0; /* one 8-bit level: (x + 1) / 2 vs x / 2 + 0.5, see above */
+    for (int64_t i = 0; i < 64 * 64; i++)
+        for (int c = 0; c < 3; c++) {
+            int d = abs((int)ctl.data[i * 3 + c] - (int)(uint8_t)(fminf(fmaxf(res.image01[c * 64 * 64 + i], 0), 1) * 255.0f));
+            diff += d != 0;
+            worst = d > worst ? d : worst;
+        }
+    CHECK_MSG(worst <= 1 && diff <= 12, "%d values differ from the pipeline API's (max %d levels)", diff, worst);
+    sdc_gen_result_free(&res);
+    sdc_control_hook_free(&hook);
+    free(hint);
+    sdc_image_free(&plain), sdc_image_free(&zero), sdc_image_free(&ctl);
+    json_decref(p), json_decref(p0), json_decref(p1);
+    sdc_wf_exec_free(ex);
+    fixture_free(&f);
+}
+
+/* ---- interpolation (ImageScale, LatentUpscale, ControlNet hints) ---------------------------------- */
+
+#include "workflow/nodes_common.h"
+
+TEST(workflow_image_resize_matches_torch_rules) {
+    sdc_error err;
+    sdc_error_clear(&err);
+    /* two 2x2 images, distinct per channel: value = 100 b + 10 c + (2 y + x) */
+    sdc_wf_value *img = sdc_wf_image_new(2, 2, 2, &err);
+    REQUIRE(img);
+    for (int b = 0; b < 2; b++)
+        for (int p = 0; p < 4; p++)
+            for (int c = 0; c < 3; c++) img->u.image.data[(b * 4 + p) * 3 + c] = (float)(100 * b + 10 * c + p);
+    /* torch bilinear, align_corners=False, 2 -> 4: source x = (i + 0.5) / 2 - 0.5, clamped at 0:
+     * weights (1, 0), (.75, .25), (.25, .75), (0, 1) */
+    sdc_wf_value *up = sdc_wf_image_resize(img, 4, 4, SDC_WF_BILINEAR, 0, &err);
+    REQUIRE(up);
+    const float wx[4][2] = {{1, 0}, {0.75f, 0.25f}, {0.25f, 0.75f}, {0, 1}};
+    float worst = 0;
+    for (int b = 0; b < 2; b++)
+        for (int y = 0; y < 4; y++)
+            for (int x = 0; x < 4; x++)
+                for (int c = 0; c < 3; c++) {
+                    float v00 = (float)(100 * b + 10 * c), want = 0;
+                    for (int j = 0; j < 2; j++)
+                        for (int i = 0; i < 2; i++) want += wx[y][j] * wx[x][i] * (v00 + (float)(2 * j + i));
+                    worst = fmaxf(worst, fabsf(up->u.image.data[((b * 4 + y) * 4 + x) * 3 + c] - want));
+                }
+    CHECK_MSG(worst < 1e-5f, "bilinear max diff %g", worst);
+    sdc_wf_value *ne = sdc_wf_image_resize(img, 4, 4, SDC_WF_NEAREST_EXACT, 0, &err); /* source index floor((i + .5) / 2) */
+    REQUIRE(ne);
+    CHECK(ne->u.image.data[((1 * 4 + 3) * 4 + 2) * 3 + 1] == 100 + 10 + 3 && ne->u.image.data[(1 * 4 + 1) * 3 + 2] == 20);
+    sdc_wf_value *down = sdc_wf_image_resize(up, 2, 2, SDC_WF_AREA, 0, &err); /* area: means of 2x2 blocks */
+    REQUIRE(down);
+    float m = (up->u.image.data[(0 * 4 + 0) * 3] + up->u.image.data[(0 * 4 + 1) * 3] + up->u.image.data[(1 * 4 + 0) * 3] +
+               up->u.image.data[(1 * 4 + 1) * 3]) / 4;
+    CHECK(fabsf(down->u.image.data[0] - m) < 1e-5f);
+    /* center crop to a wide target keeps the middle rows (ComfyUI's common_upscale) */
+    int64_t cx, cy, cw, ch;
+    sdc_wf_center_crop(64, 64, 128, 64, &cx, &cy, &cw, &ch);
+    CHECK(cx == 0 && cy == 16 && cw == 64 && ch == 32);
+    sdc_wf_value_unref(img), sdc_wf_value_unref(up), sdc_wf_value_unref(ne), sdc_wf_value_unref(down);
+}
