@@ -167,6 +167,7 @@ static void parse_loras(sdc_server *s, fields *f, gen_req *q) {
     for (size_t i = 0; i < n; i++) {
         char path[SDC_MODEL_PATH_MAX], msg[400];
         sdc_error_clear(&err);
+        if (tags[i].unet == 0 && tags[i].te == 0) continue; /* nothing to merge: the base model serves */
         if (sdc_catalog_find(&s->cat, SDC_CAT_LORA, tags[i].name, path, sizeof path, NULL, 0, &err) != SDC_OK) {
             snprintf(msg, sizeof msg, "LoRA '%s' not found: ignored", tags[i].name);
             json_array_append_new(q->warnings, json_string(msg));

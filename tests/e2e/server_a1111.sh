@@ -6,7 +6,12 @@
 # interrupt, and a clean SIGTERM shutdown.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/e2e/server/lib.sh
+srv_models
+ln -s "$(abspath tests/data/control/lora_kohya.safetensors)" "$MODELS/loras/"
 srv_start
+
+# idat FILE: checksum of the pixel data (PNG text chunks differ with the prompt)
+idat() { tail -c +"$(grep -obUa IDAT "$1" | head -n 1 | cut -d: -f1)" "$1" | md5sum; }
 
 # lists
 [ "$(get /sdapi/v1/samplers)" = 200 ] || fail "samplers"
@@ -45,6 +50,23 @@ grep -a -q "Negative prompt: blurry" "$T/a.png" || fail "negative prompt missing
 [ "$(jq -r '.images[0]' "$T/body")" = "$(jq -r '.images[0]' "$T/t2i.json")" ] || fail "same seed, different image"
 [ "$(post /sdapi/v1/txt2img '{"prompt": "a red fox", "seed": 7, "steps": 3, "width": 64, "height": 64}')" = 200 ] || fail "seed 7"
 [ "$(jq -r '.images[0]' "$T/body")" != "$(jq -r '.images[0]' "$T/t2i.json")" ] || fail "another seed, same image"
+
+# LoRA prompt tags: <lora:NAME:W> changes the picture, weight 0 does not, unknown names are skipped
+[ "$(get /sdapi/v1/loras)" = 200 ] && jq -e '.[0].name == "lora_kohya"' "$T/body" >/dev/null || fail "loras: $(cat "$T/body")"
+lora_img() { # PROMPT -> $T/lora.png
+    [ "$(post /sdapi/v1/txt2img "{\"prompt\": \"$1\", \"seed\": 42, \"steps\": 3, \"width\": 64, \"height\": 64, \"sampler_name\": \"Euler a\", \"cfg_scale\": 6, \"negative_prompt\": \"blurry\"}")" = 200 ] ||
+        fail "txt2img '$1': $(cat "$T/body")"
+    jq -r '.images[0]' "$T/body" | base64 -d >"$T/lora.png"
+}
+lora_img "a red fox <lora:lora_kohya:1>"
+jq -r '.info' "$T/body" | jq -e '.warnings == []' >/dev/null || fail "LoRA warnings"
+grep -a -q "<lora:lora_kohya:1>" "$T/lora.png" || fail "the tag is not in the infotext"
+[ "$(idat "$T/lora.png")" != "$(idat "$T/a.png")" ] || fail "the LoRA changed nothing"
+lora_img "a red fox <lora:lora_kohya:0>"
+[ "$(idat "$T/lora.png")" = "$(idat "$T/a.png")" ] || fail "a LoRA at weight 0 changed the picture"
+lora_img "a red fox <lora:no_such_lora:1>"
+jq -r '.info' "$T/body" | jq -e '.warnings[0] | contains("no_such_lora")' >/dev/null || fail "no warning for an unknown LoRA"
+[ "$(idat "$T/lora.png")" = "$(idat "$T/a.png")" ] || fail "an unknown LoRA changed the picture"
 
 # png-info reads the infotext back
 IMG=$(jq -r '.images[0]' "$T/t2i.json")

@@ -10,6 +10,8 @@
 cd "$(dirname "$0")/../.." || exit 1
 . tests/e2e/server/lib.sh
 ws_build
+srv_models
+ln -s "$(abspath tests/data/control/lora_kohya.safetensors)" "$MODELS/loras/"
 srv_start
 GRAPH=tests/data/server/txt2img_api.json
 
@@ -114,6 +116,20 @@ wait_history "$ID3"
 jq -e --arg id "$ID3" '.[$id].outputs["9"].images[0] == {filename: "sdc_00001_.png", subfolder: "i2i", type: "output"}' "$T/body" \
     >/dev/null || fail "img2img history: $(jq -c --arg id "$ID3" '.[$id]' "$T/body" | head -c 600)"
 [ "$(get "/view?filename=sdc_00001_.png&subfolder=i2i&type=output")" = 200 ] && png_ok "$T/body" || fail "view i2i"
+
+# LoraLoader between the checkpoint and its users
+jq '.["10"] = {class_type: "LoraLoader", inputs: {model: ["4", 0], clip: ["4", 1], lora_name: "lora_kohya.safetensors",
+    strength_model: 0.8, strength_clip: 1.0}} | .["3"].inputs.model = ["10", 0] | .["6"].inputs.clip = ["10", 1] |
+    .["7"].inputs.clip = ["10", 1] | .["9"].inputs.filename_prefix = "lora" | {prompt: .}' "$GRAPH" >"$T/lora.json"
+[ "$(post_file /prompt "$T/lora.json")" = 200 ] || fail "LoRA prompt: $(cat "$T/body")"
+ID4=$(jq -r '.prompt_id' "$T/body")
+wait_history "$ID4"
+jq -e --arg id "$ID4" '.[$id].status.status_str == "success" and .[$id].outputs["9"].images[0].filename == "lora_00001_.png"' \
+    "$T/body" >/dev/null || fail "LoRA run: $(jq -c --arg id "$ID4" '.[$id].status' "$T/body" | head -c 600)"
+idat() { tail -c +"$(grep -obUa IDAT "$1" | head -n 1 | cut -d: -f1)" "$1" | md5sum; }
+[ "$(idat "$T/output/lora_00001_.png")" != "$(idat "$T/output/ComfyUI_00001_.png")" ] || fail "the LoRA changed nothing"
+bad '.["10"] = {class_type: "LoraLoader", inputs: {model: ["4", 0], clip: ["4", 1], lora_name: "missing.safetensors",
+    strength_model: 1, strength_clip: 1}} | .["3"].inputs.model = ["10", 0]' value_not_in_list 10
 
 # the other routes
 [ "$(get /object_info)" = 200 ] || fail "object_info"
