@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <webp/decode.h>
 
 #include "base/util.h"
 #include "image/image_io.h"
@@ -170,15 +171,37 @@ void srv_file(srv_req *r, const char *path, const char *download_name) {
 
 /* ---- images ------------------------------------------------------------------------------ */
 
+static uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
+
+/* width x height from the file header (PNG IHDR, JPEG SOFn, WebP), so a
+ * small file that would decode to gigabytes is refused before decoding;
+ * 0 when not found (the decoder then decides) */
+static long header_pixels(const uint8_t *b, size_t n) {
+    if (n >= 24 && sdc_png_is_png(b, n)) return (long)be32(b + 16) * (long)be32(b + 20);
+    int w = 0, h = 0;
+    if (sdc_image_sniff(b, n) == SDC_IMAGE_FORMAT_WEBP) return WebPGetInfo(b, n, &w, &h) ? (long)w * h : 0;
+    for (size_t i = 2; n > 9 && i + 9 < n;) { /* JPEG segments */
+        if (b[i] != 0xff) return 0;
+        int m = b[i + 1];
+        size_t len = (size_t)b[i + 2] << 8 | b[i + 3];
+        if (m >= 0xc0 && m <= 0xcf && m != 0xc4 && m != 0xc8 && m != 0xcc)
+            return (long)(b[i + 5] << 8 | b[i + 6]) * (long)(b[i + 7] << 8 | b[i + 8]);
+        i += 2 + len;
+    }
+    return 0;
+}
+
 sdc_status srv_decode_image(sdc_server *s, const char *b64, int flatten, sdc_image *out, sdc_error *err) {
     memset(out, 0, sizeof *out);
     uint8_t *bytes = NULL;
     size_t n = 0;
     sdc_image raw = {0};
     sdc_status st = sdc_b64_decode(b64, strlen(b64), &bytes, &n, err);
+    long limit = s->o.max_pixels * 4;
+    if (!st && header_pixels(bytes, n) > limit) st = sdc_error_set(err, SDC_ERR_INVALID_ARG, "image larger than the server allows (%ld pixels)", limit);
     if (!st) st = sdc_image_decode(bytes, n, &raw, NULL, err);
     free(bytes);
-    if (!st && (long)raw.width * raw.height > s->o.max_pixels * 4)
+    if (!st && (long)raw.width * raw.height > limit)
         st = sdc_error_set(err, SDC_ERR_INVALID_ARG, "image of %dx%d is larger than the server allows", raw.width, raw.height);
     if (!st && flatten) {
         static const uint8_t white[3] = {255, 255, 255};

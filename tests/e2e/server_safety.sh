@@ -55,6 +55,10 @@ head -c 1200000 /dev/zero | tr '\0' 'a' >"$T/big"
 [ "$(post /prompt '"just a string"')" = 400 ] || fail "non-object JSON"
 [ "$(post /sdapi/v1/txt2img '[1, 2]')" = 422 ] || fail "A1111 non-object JSON"
 [ "$(post /prompt '{"prompt": {"1": {"class_type": "SaveImage", "inputs": {"images": ["1", 0]}}}}')" = 400 ] || fail "self link"
+# a tiny PNG whose header claims 20000x20000: refused before any pixel is decoded
+HUGE=$(printf '\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR\x00\x00\x4e\x20\x00\x00\x4e\x20\x08\x02\x00\x00\x00\x00\x00\x00\x00' | base64 -w0)
+[ "$(post /sdapi/v1/img2img "{\"init_images\": [\"$HUGE\"], \"steps\": 2}")" = 422 ] && grep -q "larger than the server allows" "$T/body" ||
+    fail "huge image header: $(cat "$T/body")"
 # a 1500-node chain: validated without recursion on a small request-thread stack
 jq -n '{prompt: (reduce range(1; 1500) as $i ({"0": {class_type: "EmptyLatentImage", inputs: {width: 64, height: 64, batch_size: 1}}};
         .["\($i)"] = {class_type: "LatentUpscaleBy", inputs: {samples: ["\($i - 1)", 0], upscale_method: "bilinear", scale_by: 1.0}})
