@@ -345,7 +345,7 @@ TEST(workflow_object_info_describes_widgets) {
 /* A ControlNet for the tiny model (bare ldm names): the U-Net's encoder as
  * the trunk plus the test hint encoder / zero convs of tests/data/control
  * (the control engineer's tests check these numerics against PyTorch). */
-static int write_controlnet(const char *path) {
+int sdc_test_write_controlnet(const char *path) {
     sdc_error err;
     sdc_error_clear(&err);
     sdc_weight_file *base = NULL, *parts = NULL;
@@ -407,7 +407,7 @@ TEST(workflow_controlnet_nodes) {
     snprintf(cn_dir, sizeof cn_dir, "%s/controlnet", f.dirs.models);
     mkdir(cn_dir, 0755);
     snprintf(cn_path, sizeof cn_path, "%s/control_scribble_tiny.safetensors", cn_dir);
-    REQUIRE_MSG(write_controlnet(cn_path) == 0, "cannot write the test ControlNet");
+    REQUIRE_MSG(sdc_test_write_controlnet(cn_path) == 0, "cannot write the test ControlNet");
     sdc_wf_exec *ex;
     sdc_error err;
     sdc_error_clear(&err);

@@ -13,6 +13,9 @@
 
 #include "harness.h"
 
+/* Writes a ControlNet for the tiny model (test_workflow.c); 0 on success. */
+int sdc_test_write_controlnet(const char *path);
+
 typedef struct wf_dirs {
     char models[PATH_MAX], input[PATH_MAX], output[PATH_MAX], temp[PATH_MAX];
 } wf_dirs;
