@@ -349,12 +349,15 @@ typedef struct run_state {
     srv_job *job;
     int iter;
     sdc_taesd *taesd;
+    double last_preview;
 } run_state;
 
 static int on_progress(void *user, const sdc_progress *p) {
     run_state *rs = user;
     srv_progress_step(rs->srv, p->step, p->steps, rs->iter);
-    if (rs->srv->o.previews && p->denoised) {
+    double now = sdc_time_now(); /* previews: first and last step, else at most every half second */
+    if (rs->srv->o.previews && p->denoised && (p->step == 1 || p->step == p->steps || now - rs->last_preview >= 0.5)) {
+        rs->last_preview = now;
         sdc_image img = {0};
         sdc_error err;
         sdc_error_clear(&err);

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/util.h"
 #include "models/vae.h"
 #include "pipeline/ksample.h"
 #include "workflow/control.h"
@@ -35,7 +36,17 @@ typedef struct sampling {
     const sdc_wf_call *call;
     sdc_taesd *taesd;
     int previews;
+    double last_preview;
 } sampling;
+
+/* previews at the first and last step and at most every half second in
+ * between: a TAESD decode + PNG per step would cost fast runs a lot */
+static int preview_due(double *last, const sdc_progress *p) {
+    double now = sdc_time_now();
+    if (p->step > 1 && p->step < p->steps && now - *last < 0.5) return 0;
+    *last = now;
+    return 1;
+}
 
 static int on_progress(void *user, const sdc_progress *p) {
     sampling *s = user;
@@ -46,7 +57,7 @@ static int on_progress(void *user, const sdc_progress *p) {
         if (d) env->on_event(env->user, "progress", d);
         json_decref(d);
     }
-    if (s->previews && env->on_preview && p->denoised) {
+    if (s->previews && env->on_preview && p->denoised && preview_due(&s->last_preview, p)) {
         sdc_image img = {0};
         sdc_error e;
         sdc_error_clear(&e);

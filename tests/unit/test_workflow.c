@@ -231,7 +231,7 @@ TEST(workflow_txt2img_matches_pipeline_and_caches) {
     CHECK_MSG(!strcmp(f.rec.types, "execution_start,execution_cached,executing,executing,executing,executing,executing,"
                                    "progress,progress,progress,executing,executing,executed,execution_success,executing"),
               "events: %s", f.rec.types);
-    CHECK(f.rec.previews == 3);
+    CHECK_MSG(f.rec.previews >= 2 && f.rec.previews <= 3, "%d previews", f.rec.previews); /* first, last, then every 0.5 s */
     json_t *img = json_array_get(json_object_get(json_object_get(r.outputs, "9"), "images"), 0);
     const char *fname = json_string_value(json_object_get(img, "filename"));
     REQUIRE(fname);
