@@ -380,8 +380,11 @@ static sdc_status setup(sdc_server *s, const sdc_server_opts *o, sdc_error *err)
     if (st) return st;
     s->pool = sdc_pool_create(o->threads);
     if (!s->pool) return sdc_error_set(err, SDC_ERR_OOM, "cannot start compute threads");
+    snprintf(s->root_vocab, sizeof s->root_vocab, "%.1000s/bpe_simple_vocab_16e6.txt.gz", s->models_dir);
     sdc_model_cache_opts mo = {.max_checkpoints = o->max_models > 0 ? o->max_models : 1, .mat_dtype = o->mat_dtype,
-                               .vocab = s->vocab[0] ? s->vocab : NULL, .log = o->log, .pool = s->pool};
+                               .vocab = s->vocab[0] ? s->vocab : NULL,
+                               .fallback_vocab = access(s->root_vocab, R_OK) == 0 ? s->root_vocab : NULL,
+                               .log = o->log, .pool = s->pool};
     st = sdc_model_cache_new(&mo, &s->cache, err);
     s->history = json_object();
     s->options = json_object();

@@ -132,7 +132,7 @@ void srv_ws_status(sdc_server *s);
 struct sdc_server {
     sdc_server_opts o;
     char host[256], models_dir[1024], output_dir[1024], input_dir[1024], temp_dir[1024], web_dir[1024], api_key[256];
-    char vocab[1024];
+    char vocab[1024], root_vocab[1100];
     struct mg_context *mg;
     int port;
     sdc_catalog cat;

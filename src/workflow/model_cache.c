@@ -131,8 +131,15 @@ static sdc_status load_checkpoint(sdc_model_cache *c, const sdc_model_key *key, 
             st = sdc_lora_set_add(set, key->loras[i].path, key->loras[i].unet, key->loras[i].te, err);
         if (!st) sdc_lora_set_pool(set, c->o.pool);
     }
+    const char *vocab = c->o.vocab;
+    if (!vocab && c->o.fallback_vocab) { /* the model's own vocabulary first, then the fallback */
+        char found[4096];
+        sdc_error probe;
+        sdc_error_clear(&probe);
+        if (sdc_clip_vocab_find(NULL, key->path, found, sizeof found, &probe) != SDC_OK) vocab = c->o.fallback_vocab;
+    }
     if (!st) {
-        sdc_sd_model_opts mo = {.model_path = key->path, .vocab_path = c->o.vocab, .mat_dtype = c->o.mat_dtype,
+        sdc_sd_model_opts mo = {.model_path = key->path, .vocab_path = vocab, .mat_dtype = c->o.mat_dtype,
                                 .prediction = -1, .log = c->o.log, .loras = set};
         st = sdc_sd_model_load(&mo, out, err);
     }

@@ -37,6 +37,7 @@ typedef struct sdc_model_cache_opts {
     int max_checkpoints;  /* >= 1 */
     sdc_dtype mat_dtype;  /* weights: SDC_WLOAD_KEEP (f32 path), f16 or bf16 */
     const char *vocab;    /* NULL: search beside the model (clip_tokenizer.h) */
+    const char *fallback_vocab; /* used when that search finds nothing (e.g. MODELS/bpe_simple_vocab_16e6.txt.gz) */
     const sdc_log *log;
     sdc_pool *pool;       /* for LoRA merges (borrowed) */
 } sdc_model_cache_opts;

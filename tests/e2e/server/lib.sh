@@ -3,7 +3,8 @@
 #   srv_start [serve options...]   start a server on a free loopback port with a
 #                                  fresh models folder (links to the shared tiny
 #                                  model, its .yaml and the CLIP vocabulary);
-#                                  sets SRV_PID, PORT, URL, T (temp dir), MODELS
+#                                  sets SRV_PID, PORT, URL, T (temp dir), MODELS;
+#                                  SRV_CWD=DIR starts it from another folder
 #   srv_stop                       SIGTERM; fails unless it exits 0 with a clean log
 #   get PATH / post PATH JSON      curl; the body goes to $T/body, prints the status
 #   ws_build                       compiles the WebSocket client into $T/ws_client
@@ -36,8 +37,10 @@ srv_models() {
 srv_start() {
     [ -d "${MODELS:-}" ] || srv_models
     rm -f "$T/port"
-    "$SDC" serve --models-dir "$MODELS" --port 0 --port-file "$T/port" --output-dir "$T/output" \
-        --input-dir "$T/input" --temp-dir "$T/temp" --threads 2 "$@" >"$T/server.log" 2>&1 &
+    local sdc
+    sdc=$(abspath "$SDC")
+    (cd "${SRV_CWD:-.}" && exec "$sdc" serve --models-dir "$MODELS" --port 0 --port-file "$T/port" --output-dir "$T/output" \
+        --input-dir "$T/input" --temp-dir "$T/temp" --threads 2 "$@" >"$T/server.log" 2>&1) &
     SRV_PID=$!
     for _ in $(seq 1 300); do
         if [ -s "$T/port" ]; then
