@@ -140,7 +140,13 @@ srv_stop
 # a checkpoint in a subfolder uses MODELS/bpe_simple_vocab_16e6.txt.gz (the server runs away from
 # the repository here, so the development fallback ../shared/clip cannot help)
 mkdir -p "$MODELS/sub" && mv "$MODELS"/sd15-random-tiny.* "$MODELS/sub/"
+ln -s "$(abspath "$SHARED/reference/model/sd15-random-tiny-diffusers")" "$MODELS/"
 SRV_CWD=$T srv_start
+# a diffusers folder is a checkpoint too (listed by its folder name; brings its own tokenizer)
+[ "$(get /sdapi/v1/sd-models)" = 200 ] && jq -e 'map(.title) == ["sd15-random-tiny-diffusers", "sub/sd15-random-tiny.safetensors"]' \
+    "$T/body" >/dev/null || fail "listing with a diffusers folder: $(cat "$T/body")"
+[ "$(post /sdapi/v1/txt2img '{"prompt": "x", "steps": 2, "width": 64, "height": 64, "override_settings": {"sd_model_checkpoint": "sd15-random-tiny-diffusers"}}')" = 200 ] ||
+    fail "diffusers folder: $(cat "$T/body")"
 [ "$(post /sdapi/v1/txt2img '{"prompt": "x", "steps": 2, "width": 64, "height": 64, "override_settings": {"sd_model_checkpoint": "sub/sd15-random-tiny.safetensors"}}')" = 200 ] ||
     fail "checkpoint in a subfolder: $(cat "$T/body")"
 srv_stop
