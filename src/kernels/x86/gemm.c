@@ -19,8 +19,9 @@
  *      partial micro-panel, which is copied so the micro-kernel always sees
  *      MR rows.
  *   3. Every C element is produced by exactly one task, its K blocks
- *      summed in a fixed order, and the tiling depends on the shapes only,
- *      so results are bitwise identical for any thread count. The first K
+ *      summed in a fixed order that depends on the shapes only, so results
+ *      are bitwise identical for any thread count (the tiling itself may
+ *      follow the thread count: it only decides who computes an element). The first K
  *      block adds bias and residual (read before C is written, so the
  *      residual may alias C).
  *
@@ -71,6 +72,7 @@ typedef struct gemm_job {
     /* tiling of the chunk */
     int64_t mc, nc, n_tiles;
     int own_b;        /* small M: tasks pack their own B panels per K block */
+    int threads;      /* of the pool (tiling only; see choose_tiles) */
     int64_t a_bytes;  /* of a private A block (the rest of the slice: own B panels) */
     sdc_slices apriv; /* per-task A blocks (and B panels when own_b) */
 } gemm_job;
@@ -200,12 +202,22 @@ static void compute_task(void *v, int t) {
  * mc_panels micro-panels keep an A block in L2 and reuse each B micro-panel
  * (read from L3) that many times, so columns are split first to reach
  * MIN_TASKS tasks, and row tiles shrink only when the columns run out.
- * Depends on the shapes only (thread-count invariance). */
+ * With own_b, a task packs the A block once per K block for all its
+ * columns, so there are just two column tiles per thread (fewer A gathers;
+ * 8x8 U-Net level 8% faster than 14 smaller tiles).
+ * The tiling may depend on the thread count: which task computes an element
+ * never changes how it is computed (same packed values, same K blocks, same
+ * order), so results stay bitwise identical for any thread count. */
+/* own_b: column panels per task for pn panels, two tasks per thread. */
+static int64_t own_b_col_panels(int64_t pn, int threads) {
+    return sdc_ceil_div(pn, SDC_MIN(pn, 2 * (int64_t)threads));
+}
+
 static void choose_tiles(gemm_job *j, int64_t cols, int64_t *n_tasks) {
     int64_t MR = j->isa->mr, NR = j->isa->nr;
     int64_t pm = sdc_ceil_div(j->M, MR), pn = sdc_ceil_div(cols, NR);
-    if (j->own_b) { /* all rows per task; enough column tiles to balance */
-        int64_t ncp = sdc_ceil_div(pn, SDC_MIN(pn, 2 * MIN_TASKS));
+    if (j->own_b) { /* all rows per task */
+        int64_t ncp = own_b_col_panels(pn, j->threads);
         j->mc = pm * MR;
         j->nc = ncp * NR;
         j->n_tiles = sdc_ceil_div(pn, ncp);
@@ -242,7 +254,7 @@ static bool setup_scratch(gemm_job *j, sdc_pool *pool, int64_t chunk_cols) {
     if (!sdc_mul_ok(rows, (size_t)j->kc * (size_t)j->esize, &ablock)) return false;
     ablock = sdc_round64(ablock);
     if (j->own_b) { /* columns of the widest column tile (see choose_tiles) */
-        int64_t pn = sdc_ceil_div(j->N, isa->nr), ncp = sdc_ceil_div(pn, SDC_MIN(pn, 2 * MIN_TASKS));
+        int64_t ncp = own_b_col_panels(sdc_ceil_div(j->N, isa->nr), j->threads);
         if (!sdc_mul_ok((size_t)(ncp * isa->nr), (size_t)j->kc * (size_t)j->esize, &bown)) return false;
     }
     int nt = SDC_MAX(1, SDC_MIN(sdc_pool_threads(pool), 64));
@@ -285,6 +297,7 @@ static bool run_job(gemm_job *j, sdc_pool *pool, sdc_compute compute) {
     int64_t chunk_cols = SDC_MAX(1, (int64_t)(B_CHUNK_BYTES / (size_t)per_panel)) * isa->nr;
     chunk_cols = SDC_MIN(chunk_cols, sdc_ceil_div(j->N, isa->nr) * isa->nr);
     if (j->own_b) chunk_cols = sdc_ceil_div(j->N, isa->nr) * isa->nr; /* nothing shared: one chunk */
+    j->threads = sdc_pool_threads(pool);
     if (!setup_scratch(j, pool, chunk_cols)) return false;
     for (j->n0 = 0; j->n0 < j->N; j->n0 += chunk_cols) {
         j->n1 = SDC_MIN(j->n0 + chunk_cols, j->N);
