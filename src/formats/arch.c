@@ -349,8 +349,56 @@ static void text(list *L, const sdc_arch_text *t) {
     }
 }
 
+/* TAESD's nn.Sequential indices: Block = conv.0 / conv.2 / conv.4 (3x3 with
+ * bias) and no skip weights when channels agree; the up- and downsampling
+ * convs carry no bias. */
+static void taesd_block(list *L, const char *part, int idx, int64_t c) {
+    char n[96];
+    for (int k = 0; k <= 4; k += 2) {
+        snprintf(n, sizeof n, "%s.%d.conv.%d", part, idx, k);
+        conv(L, n, c, c, 3);
+    }
+}
+
+static void taesd_plain_conv(list *L, const char *part, int idx, int64_t out, int64_t in) {
+    char n[96];
+    int64_t s[4] = {out, in, 3, 3};
+    snprintf(n, sizeof n, "%s.%d.weight", part, idx);
+    push(L, n, SDC_ARCH_INIT_WEIGHT, 4, s, in * 9);
+}
+
+static void taesd(list *L, const sdc_arch_taesd *t) {
+    const char *dec = "taesd_decoder", *enc = "taesd_encoder";
+    char n[96];
+    int64_t c = t->ch;
+    /* decoder: Clamp, conv(latent, c), ReLU, 3 x [3 Blocks, Upsample, conv], Block, conv(c, 3) */
+    snprintf(n, sizeof n, "%s.1", dec);
+    conv(L, n, c, t->latent, 3);
+    int idx = 3;
+    for (int stage = 0; stage < 3; stage++) {
+        for (int b = 0; b < 3; b++) taesd_block(L, dec, idx++, c);
+        idx++; /* Upsample */
+        taesd_plain_conv(L, dec, idx++, c, c);
+    }
+    taesd_block(L, dec, idx++, c);
+    snprintf(n, sizeof n, "%s.%d", dec, idx);
+    conv(L, n, 3, c, 3);
+    /* encoder: conv(3, c), Block, 3 x [stride-2 conv, 3 Blocks], conv(c, latent) */
+    snprintf(n, sizeof n, "%s.0", enc);
+    conv(L, n, c, 3, 3);
+    taesd_block(L, enc, 1, c);
+    idx = 2;
+    for (int stage = 0; stage < 3; stage++) {
+        taesd_plain_conv(L, enc, idx++, c, c);
+        for (int b = 0; b < 3; b++) taesd_block(L, enc, idx++, c);
+    }
+    snprintf(n, sizeof n, "%s.%d", enc, idx);
+    conv(L, n, t->latent, c, 3);
+}
+
 sdc_status sdc_arch_tensors(const sdc_arch *a, sdc_arch_tensor **out, size_t *n, sdc_error *err) {
     list L = {NULL, 0, 0, SDC_OK, err, 0};
+    if (a->taesd.ch) taesd(&L, &a->taesd);
     if (a->unet.model_channels) unet(&L, &a->unet);
     if (a->vae.ch) vae(&L, &a->vae);
     for (int i = 0; i < a->n_text && i < 2; i++) text(&L, &a->text[i]);
@@ -404,6 +452,11 @@ sdc_status sdc_arch_preset(const char *family, const char *size, sdc_arch *a, sd
     int full = strcmp(size, "full") == 0;
     if (!full && strcmp(size, "tiny") != 0)
         return sdc_error_set(err, SDC_ERR_INVALID_ARG, "unknown size '%s' (full or tiny)", size);
+    if (strcmp(family, "taesd") == 0) { /* the published TAESD has 64 channels */
+        a->taesd.ch = full ? 64 : 8;
+        a->taesd.latent = 4;
+        return SDC_OK;
+    }
     static const int64_t m1244[] = {1, 2, 4, 4}, m124[] = {1, 2, 4}, m122[] = {1, 2, 2}, m1222[] = {1, 2, 2, 2};
     static const int d1110[] = {1, 1, 1, 0}, d110[] = {1, 1, 0}, d0210[] = {0, 2, 10}, d012[] = {0, 1, 2};
     set_vae(&a->vae, full ? 128 : 32, full ? m1244 : m1222);
@@ -424,7 +477,7 @@ sdc_status sdc_arch_preset(const char *family, const char *size, sdc_arch *a, sd
         a->text[1] = clip_open("conditioner.embedders.1.model.", full ? 1280 : 64, full ? 32 : 2);
         a->n_text = 2;
     } else {
-        return sdc_error_set(err, SDC_ERR_INVALID_ARG, "unknown family '%s' (sd15, sd2 or sdxl)", family);
+        return sdc_error_set(err, SDC_ERR_INVALID_ARG, "unknown family '%s' (sd15, sd2, sdxl or taesd)", family);
     }
     return SDC_OK;
 }

@@ -42,11 +42,20 @@ typedef struct sdc_arch_text {
     int64_t width, layers, vocab, positions, mlp_width, projection_dim; /* projection: OpenCLIP only, 0: none */
 } sdc_arch_text;
 
+/* TAESD (madebyollin/taesd): a decoder and an encoder of plain 3x3 convs
+ * and residual blocks, written in ComfyUI's combined layout
+ * ("taesd_decoder.N..." / "taesd_encoder.N..."). */
+typedef struct sdc_arch_taesd {
+    int64_t ch;     /* 0: none; 64 for the published TAESD */
+    int64_t latent; /* 4 for SD 1.x / 2.x */
+} sdc_arch_taesd;
+
 typedef struct sdc_arch {
     sdc_arch_unet unet;
     sdc_arch_vae vae;
     sdc_arch_text text[2];
     int n_text;
+    sdc_arch_taesd taesd;
 } sdc_arch;
 
 typedef enum sdc_arch_init {
@@ -66,7 +75,7 @@ typedef struct sdc_arch_tensor {
     int64_t fan_in;
 } sdc_arch_tensor;
 
-/* Fills *a with a preset: family "sd15" | "sd2" | "sdxl", size "full" | "tiny". */
+/* Fills *a with a preset: family "sd15" | "sd2" | "sdxl" | "taesd", size "full" | "tiny". */
 sdc_status sdc_arch_preset(const char *family, const char *size, sdc_arch *a, sdc_error *err);
 
 /* The tensor list of a (U-Net under "model.diffusion_model.", VAE under

@@ -20,7 +20,7 @@
 #include "tensor/dtype.h"
 
 typedef struct sdc_make_model_opts {
-    const char *family; /* "sd15", "sd2", "sdxl" */
+    const char *family; /* "sd15", "sd2", "sdxl", "taesd" */
     const char *size;   /* "tiny", "full" */
     uint64_t seed;
     sdc_dtype dtype;    /* f32, f16 or bf16 */

@@ -332,3 +332,36 @@ TEST(formats_detect_loras_and_embeddings) {
     CHECK(detect(m).type == SDC_MODEL_UNKNOWN);
     sdc_model_files_close(m);
 }
+
+/* make-model's TAESD: the published decoder / encoder parameter counts
+ * (1,222,531 and 1,222,532 in madebyollin/taesd's taesd_decoder.pth /
+ * taesd_encoder.pth), and the TAESD loader accepts the layout. */
+#include "formats/make_model.h"
+#include "models/taesd.h"
+
+TEST(formats_arch_taesd_matches_published_sizes) {
+    sdc_error err;
+    sdc_error_clear(&err);
+    sdc_arch a;
+    REQUIRE(sdc_arch_preset("taesd", "full", &a, &err) == SDC_OK);
+    sdc_arch_tensor *t = NULL;
+    size_t n = 0;
+    REQUIRE(sdc_arch_tensors(&a, &t, &n, &err) == SDC_OK);
+    int64_t dec = 0, enc = 0;
+    for (size_t i = 0; i < n; i++) {
+        int64_t p = 1;
+        for (int d = 0; d < t[i].ndim; d++) p *= t[i].shape[d];
+        if (strncmp(t[i].name, "taesd_decoder.", 14) == 0) dec += p;
+        else if (strncmp(t[i].name, "taesd_encoder.", 14) == 0) enc += p;
+    }
+    CHECK_MSG(dec == 1222531 && enc == 1222532, "decoder %lld, encoder %lld parameters", (long long)dec, (long long)enc);
+    sdc_arch_tensors_free(t, n);
+    const char *path = sdc_test_tmp("taesd-made.safetensors");
+    sdc_make_model_opts o = {"taesd", "tiny", 1, SDC_DTYPE_F32, 1, 1};
+    int64_t params = 0;
+    REQUIRE_MSG(sdc_make_model(path, &o, &params, &err) == SDC_OK, "%s", sdc_error_msg(&err));
+    sdc_taesd *m = NULL;
+    CHECK_MSG(sdc_taesd_open(&path, 1, SDC_DTYPE_F32, &m, &err) == SDC_OK, "%s", sdc_error_msg(&err));
+    CHECK(m && m->latent_ch == 4);
+    sdc_taesd_free(m);
+}

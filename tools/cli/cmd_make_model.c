@@ -16,7 +16,7 @@ int sdc_cmd_make_model(int argc, char **argv) {
     int threads = 0;
     bool overwrite = false;
     const sdc_arg args[] = {
-        {"--family", NULL, SDC_ARG_STRING, &family, 0, 0, "sd15 (default), sd2 or sdxl", "NAME"},
+        {"--family", NULL, SDC_ARG_STRING, &family, 0, 0, "sd15 (default), sd2, sdxl or taesd", "NAME"},
         {"--size", NULL, SDC_ARG_STRING, &size, 0, 0, "tiny (default; sd15 tiny = the shared reference model's shapes) or full", "SIZE"},
         {"--seed", NULL, SDC_ARG_INT64, &seed, 0, 9.2e18, "seed of the weights (default 0)", "N"},
         {"--dtype", NULL, SDC_ARG_STRING, &dtype, 0, 0, "f16 (default), f32 or bf16", "TYPE"},
