@@ -43,7 +43,7 @@ gen -p "a red fox <lora:fox:0.8>" --seed 7 --sampler "Euler a" --lora-dir "$T/lo
 # make-model runs, in both prediction types
 "$SDC" make-model --family sd2 --size tiny --seed 3 --out "$T/sd2.safetensors" >/dev/null || fail "make-model sd2 failed"
 for pred in eps v; do
-    "$SDC" generate -m "$T/sd2.safetensors" --vocab "$VOCAB" -W 64 -H 64 --steps 2 -q -p "a castle" --prediction $pred \
+    "$SDC" generate -m "$T/sd2.safetensors" --vocab "$VOCAB" -W 64 -H 64 --steps 2 --seed 5 -q -p "a castle" --prediction $pred \
         -o "$T/sd2-$pred.png" || fail "SD 2.x generate ($pred) failed"
 done
 cmp -s "$T/sd2-eps.png" "$T/sd2-v.png" && fail "v-prediction changed nothing"
