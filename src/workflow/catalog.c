@@ -71,8 +71,7 @@ static int has_ext(const char *name, const char *const *exts) {
     return 0;
 }
 
-static int list_add(sdc_name_list *l, const char *name, const char *path) {
-    if (l->n >= MAX_ENTRIES) return 0;
+int sdc_name_list_add(sdc_name_list *l, const char *name, const char *path) {
     char **nn = realloc(l->names, (l->n + 1) * sizeof *nn);
     if (!nn) return -1;
     l->names = nn;
@@ -121,11 +120,11 @@ static int walk_dir(walk *w, const char *dir, const char *rel, int depth) {
             if (depth == 0 && w->kind == SDC_CAT_CHECKPOINT && is_special(e->d_name)) continue;
             char idx[SDC_CAT_PATH_MAX * 2 + 32];
             snprintf(idx, sizeof idx, "%s/model_index.json", path);
-            if (w->kind == SDC_CAT_CHECKPOINT && is_file(idx)) rc = list_add(w->out, name, path);
+            if (w->kind == SDC_CAT_CHECKPOINT && is_file(idx)) rc = w->out->n < MAX_ENTRIES ? sdc_name_list_add(w->out, name, path) : 0;
             else if (depth + 1 < MAX_DEPTH) rc = walk_dir(w, path, name, depth + 1);
         } else if (has_ext(e->d_name, w->exts) && is_file(path)) {
             if (w->kind == SDC_CAT_VAE && is_taesd_file(e->d_name)) continue;
-            rc = list_add(w->out, name, path);
+            if (w->out->n < MAX_ENTRIES) rc = sdc_name_list_add(w->out, name, path);
         }
     }
     closedir(d);

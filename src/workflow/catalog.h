@@ -48,6 +48,8 @@ sdc_status sdc_catalog_init(sdc_catalog *c, const char *models_dir, const char *
 /* Lists a kind (an absent folder lists nothing). Free with sdc_name_list_free. */
 sdc_status sdc_catalog_list(const sdc_catalog *c, sdc_cat_kind kind, sdc_name_list *out, sdc_error *err);
 void sdc_name_list_free(sdc_name_list *l);
+/* Appends copies of (name, path); returns 0, or -1 when out of memory. */
+int sdc_name_list_add(sdc_name_list *l, const char *name, const char *path);
 
 /* Resolves a name a client gave: the exact listed name first, then (for
  * A1111 clients) the same without a trailing " [hash]", without the file

@@ -75,24 +75,6 @@ static int image_ext(const char *name) {
     return dot && (!strcasecmp(dot, ".png") || !strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg") || !strcasecmp(dot, ".webp"));
 }
 
-static int push(sdc_name_list *l, const char *name, const char *path) {
-    char **nn = realloc(l->names, (l->n + 1) * sizeof *nn);
-    if (!nn) return -1;
-    l->names = nn;
-    char **np = realloc(l->paths, (l->n + 1) * sizeof *np);
-    if (!np) return -1;
-    l->paths = np;
-    l->names[l->n] = strdup(name);
-    l->paths[l->n] = strdup(path);
-    if (!l->names[l->n] || !l->paths[l->n]) {
-        free(l->names[l->n]);
-        free(l->paths[l->n]);
-        return -1;
-    }
-    l->n++;
-    return 0;
-}
-
 static void list_dir(const char *dir, const char *rel, int depth, sdc_name_list *l) {
     DIR *d = opendir(dir);
     if (!d) return;
@@ -105,7 +87,7 @@ static void list_dir(const char *dir, const char *rel, int depth, sdc_name_list 
         struct stat st;
         if (lstat(path, &st) != 0) continue; /* symlinks are not followed: clients may not plant them anyway */
         if (S_ISDIR(st.st_mode) && depth < 2) list_dir(path, name, depth + 1, l);
-        else if (S_ISREG(st.st_mode) && image_ext(e->d_name) && push(l, name, path)) break;
+        else if (S_ISREG(st.st_mode) && image_ext(e->d_name) && sdc_name_list_add(l, name, path)) break;
     }
     closedir(d);
 }
