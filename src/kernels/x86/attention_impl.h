@@ -8,24 +8,26 @@
  *            keys fit in KB_MAX (cross attention: 77 / 154 text tokens) the
  *            block is all keys, rounded up to 2 VL, so no block is mostly
  *            padding
- *   ATT_BF16 defined when vdpbf16ps may be used for bf16 compute.
+ *   ATT_BF16_NATIVE  when defined: the function that takes bf16 compute on
+ *            CPUs with AVX512_BF16 (attention_bf16_avx512.c)
  *
  * Algorithm, per task = (batch, head, block of QB queries):
  *   for each block of kb keys:
- *     t = scale Q K^T, -inf where masked   QK_ROWS x 2VL register tiles (f32 or
- *                                          bf16 dot); the tile also scales, masks
+ *     t = scale Q K^T, -inf where masked   QK_ROWS x 2VL register tiles; the
+ *                                          tile also scales, masks
  *                                          (causal: key j > query i; keys past
  *                                          Tk) and keeps per-row vector maxima
  *     m' = max(m, rowmax t);  c = exp(m - m');  P = exp(t - m');  l = c l + rowsum P
  *     O = c O + P V                        PV_ROWS x D register tiles, V read in place
  *   out = O / l
  * so memory is O(tokens): a QB x kb score tile per thread, never Tq x Tk.
- * K is transposed once per call into key blocks [D][kb] (f32) or
- * [D/2][kb][2] (bf16 pairs) so the Q.K^T tile loads keys as vectors.
+ * K is transposed once per call into key blocks [D][kb] so the Q.K^T tile
+ * loads keys as vectors.
  *
- * bf16 compute rounds q and k to bf16 (as the reference does); P and V stay
- * f32. Work is split by shape only and every output row is produced by one
- * task in a fixed order: results are bitwise identical for any thread count.
+ * bf16 compute without vdpbf16ps rounds q and k to bf16 (as the reference
+ * does) and multiplies in f32 (exact products); P and V stay f32. Work is
+ * split by shape only and every output row is produced by one task in a
+ * fixed order: results are bitwise identical for any thread count.
  *
  * Does not: materialize scores for all keys, support masks other than
  * causal, or handle D = 0 / Tk = 0 (ops.c never passes them). */
@@ -38,14 +40,13 @@
 
 typedef struct att_job {
     const sdc_attention_args *a;
-    int bf16;              /* native bf16 Q.K^T */
-    int round;             /* f32 path with bf16-rounded q, k (bf16 compute, no vdpbf16ps) */
-    int64_t Dp;            /* D rounded up to even (bf16 pairs) */
+    int round;             /* bf16-rounded q, k (bf16 compute without vdpbf16ps) */
+    int64_t Dp;            /* D rounded up to even */
     int64_t kb, nkb;       /* keys per block, key blocks */
     int64_t nqb;           /* query blocks per (batch, head) */
     int64_t nv;            /* vectors per row of O */
     int64_t kt_head_bytes; /* transposed keys of one (batch, head) */
-    char *kt;              /* [B*heads][nkb][Dp][kb] f32 or [..][Dp/2][kb][2] bf16 */
+    char *kt;              /* [B*heads][nkb][Dp][kb] f32 */
     sdc_slices priv;       /* per task: Q block, S tile, O tile, row stats */
 } att_job;
 
@@ -60,14 +61,8 @@ static void kt_task(void *v, int t) {
     for (int64_t key = 0; key < a->Tk; key++) {
         const float *k = a->k + (b * a->Tk + key) * a->ldk + h * a->D;
         int64_t kb = j->kb, blk_i = key / kb, c = key % kb;
-        if (j->bf16) {
-            uint16_t *blk = (uint16_t *)dst + blk_i * j->Dp * kb;
-            for (int64_t d = 0; d < a->D; d++) blk[((d / 2) * kb + c) * 2 + (d & 1)] = sdc_f32_to_bf16(k[d]);
-        } else {
-            float *blk = (float *)dst + blk_i * j->Dp * kb;
-            for (int64_t d = 0; d < a->D; d++)
-                blk[d * kb + c] = j->round ? sdc_bf16_to_f32(sdc_f32_to_bf16(k[d])) : k[d];
-        }
+        float *blk = (float *)dst + blk_i * j->Dp * kb;
+        for (int64_t d = 0; d < a->D; d++) blk[d * kb + c] = j->round ? sdc_bf16_to_f32(sdc_f32_to_bf16(k[d])) : k[d];
     }
 }
 
@@ -116,27 +111,6 @@ static inline void qk_tile_f32(const float *q, int64_t Dp, int64_t D, const floa
     qk_finish(acc, o);
 }
 
-#ifdef ATT_BF16
-/* The same with bf16 pairs: q rows Dp bf16 apart, kt [Dp/2][kb][2]. */
-static inline void qk_tile_bf16(const uint16_t *q, int64_t Dp, const uint16_t *kt, const qk_out *o) {
-    __m512 acc[QK_ROWS][2];
-#pragma GCC unroll 16
-    for (int r = 0; r < QK_ROWS; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
-    for (int64_t d = 0; d < Dp; d += 2) {
-        __m512bh k0 = (__m512bh)_mm512_loadu_si512(kt + d * o->kb);
-        __m512bh k1 = (__m512bh)_mm512_loadu_si512(kt + d * o->kb + 32);
-#pragma GCC unroll 16
-        for (int r = 0; r < QK_ROWS; r++) {
-            int32_t pair;
-            memcpy(&pair, q + r * Dp + d, 4);
-            __m512bh qv = (__m512bh)_mm512_set1_epi32(pair);
-            acc[r][0] = _mm512_dpbf16_ps(acc[r][0], qv, k0);
-            acc[r][1] = _mm512_dpbf16_ps(acc[r][1], qv, k1);
-        }
-    }
-    qk_finish(acc, o);
-}
-#endif
 
 /* ---- P.V tiles -------------------------------------------------------------------- */
 
@@ -222,17 +196,17 @@ static void pv_tile(float *o, int64_t ldo, const float *corr, const float *p, in
 /* ---- one task: (batch, head, query block) ------------------------------------------ */
 
 typedef struct att_tile {
-    void *q;      /* [QB][Dp] f32 or bf16 */
+    float *q;     /* [QB][Dp] */
     float *s;     /* [QB][kb] scores, then probabilities */
     float *o;     /* [QB][nv VL] */
     vf *rowmax;   /* [QB] running vector maxima of the current key block */
     float *m, *l, *mnew, *corr; /* [QB] */
 } att_tile;
 
-static size_t att_q_bytes(const att_job *j) { return sdc_round64((size_t)(QB * j->Dp) * (j->bf16 ? 2 : 4)); }
+static size_t att_q_bytes(const att_job *j) { return sdc_round64((size_t)(QB * j->Dp) * 4); }
 
 static void att_tile_map(const att_job *j, char *base, att_tile *t) {
-    t->q = base;
+    t->q = (float *)base;
     t->rowmax = (vf *)(base + att_q_bytes(j));
     t->s = (float *)(t->rowmax + QB);
     t->o = t->s + QB * j->kb;
@@ -253,14 +227,9 @@ static void att_load_q(const att_job *j, int64_t b, int64_t h, int64_t i0, att_t
     for (int64_t r = 0; r < QB; r++) {
         const float *q = a->q + (b * a->Tq + i0 + r) * a->ldq + h * a->D;
         int valid = i0 + r < a->Tq;
-        if (j->bf16) {
-            uint16_t *d = (uint16_t *)t->q + r * j->Dp;
-            for (int64_t c = 0; c < j->Dp; c++) d[c] = valid && c < a->D ? sdc_f32_to_bf16(q[c]) : 0;
-        } else {
-            float *d = (float *)t->q + r * j->Dp;
-            for (int64_t c = 0; c < j->Dp; c++)
-                d[c] = !valid || c >= a->D ? 0.0f : j->round ? sdc_bf16_to_f32(sdc_f32_to_bf16(q[c])) : q[c];
-        }
+        float *d = t->q + r * j->Dp;
+        for (int64_t c = 0; c < j->Dp; c++)
+            d[c] = !valid || c >= a->D ? 0.0f : j->round ? sdc_bf16_to_f32(sdc_f32_to_bf16(q[c])) : q[c];
     }
 }
 
@@ -278,13 +247,7 @@ static void att_scores(const att_job *j, const char *ktb, int64_t i0, int64_t j0
             for (int64_t x = 0; x < QK_ROWS; x++)
                 lim[x] = (a->causal ? SDC_MIN(kv, i0 + r + x + 1 - j0) : kv) - c;
             qk_out o = {t->s + r * j->kb + c, t->rowmax + r, j->kb, mask ? lim : NULL, a->scale};
-#ifdef ATT_BF16
-            if (j->bf16) {
-                qk_tile_bf16((const uint16_t *)t->q + r * j->Dp, j->Dp, (const uint16_t *)ktb + c * 2, &o);
-                continue;
-            }
-#endif
-            qk_tile_f32((const float *)t->q + r * j->Dp, j->Dp, a->D, (const float *)ktb + c, &o);
+            qk_tile_f32(t->q + r * j->Dp, j->Dp, a->D, (const float *)ktb + c, &o);
         }
     for (int64_t r = 0; r < QB; r++) {
         float mx = vhmax(t->rowmax[r]);
@@ -330,7 +293,7 @@ static void att_task(void *v, int task) {
     const float *vbase = a->v + b * a->Tk * a->ldv + h * a->D;
     for (int64_t j0 = 0; j0 < kend; j0 += kb) {
         int64_t kv = SDC_MIN(kb, a->Tk - j0);
-        const char *ktb = j->kt + bh * j->kt_head_bytes + (j0 / kb) * j->Dp * kb * (j->bf16 ? 2 : 4);
+        const char *ktb = j->kt + bh * j->kt_head_bytes + (j0 / kb) * j->Dp * kb * 4;
         att_scores(j, ktb, i0, j0, kv, &t);
         att_softmax(kb, kv, &t);
         for (int64_t dc = 0; dc < j->nv; dc += PV_MAXV) { /* O = corr O + P V, PV_MAXV vectors at a time */
@@ -352,11 +315,14 @@ static void att_task(void *v, int task) {
 
 void SIMD_NAME(attention)(sdc_pool *pool, const sdc_attention_args *a) {
     if (a->B <= 0 || a->heads <= 0 || a->Tq <= 0 || a->Tk <= 0 || a->D <= 0) return;
-    att_job j = {.a = a};
-#ifdef ATT_BF16
-    j.bf16 = a->compute == SDC_COMPUTE_BF16 && sdc_cpu_get()->avx512_bf16;
+#ifdef ATT_BF16_NATIVE
+    if (a->compute == SDC_COMPUTE_BF16 && sdc_cpu_get()->avx512_bf16) {
+        ATT_BF16_NATIVE(pool, a);
+        return;
+    }
 #endif
-    j.round = a->compute == SDC_COMPUTE_BF16 && !j.bf16;
+    att_job j = {.a = a};
+    j.round = a->compute == SDC_COMPUTE_BF16;
     j.Dp = (a->D + 1) / 2 * 2;
     j.kb = a->Tk <= KB_MAX ? sdc_ceil_div(a->Tk, 2 * VL) * 2 * VL : KB;
     j.nkb = sdc_ceil_div(a->Tk, j.kb);
@@ -364,7 +330,7 @@ void SIMD_NAME(attention)(sdc_pool *pool, const sdc_attention_args *a) {
     j.nv = sdc_ceil_div(a->D, VL);
     size_t kt_head = 0, kt_all = 0, tile = att_tile_bytes(&j), priv = 0, total = 0;
     int nt = SDC_MAX(1, SDC_MIN(sdc_pool_threads(pool), 64));
-    bool ok = sdc_mul_ok((size_t)(j.nkb * j.Dp * j.kb), j.bf16 ? 2 : 4, &kt_head) &&
+    bool ok = sdc_mul_ok((size_t)(j.nkb * j.Dp * j.kb), 4, &kt_head) &&
               sdc_mul_ok(sdc_round64(kt_head), (size_t)(a->B * a->heads), &kt_all) &&
               sdc_mul_ok(tile, (size_t)nt, &priv) && sdc_add_ok(kt_all, priv, &total);
     char *base = ok ? sdc_x86_scratch(total) : NULL;

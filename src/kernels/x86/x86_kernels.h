@@ -32,6 +32,9 @@ SDC_X86_DECLARE(avx2)
 /* The AVX-512 GEMM parts as used on CPUs without AVX512_BF16 (bf16 compute
  * emulated with f32 FMAs on bf16-rounded operands), for tests. */
 const sdc_gemm_isa *sdc_avx512_gemm_isa_emulated_bf16(void);
+/* Attention with vdpbf16ps for Q.K^T and P.V (bf16 compute; needs
+ * AVX512_BF16): attention_bf16_avx512.c. */
+void sdc_avx512_attention_bf16(sdc_pool *pool, const sdc_attention_args *a);
 
 #undef SDC_X86_DECLARE
 
