@@ -20,6 +20,7 @@ int main(int argc, char **argv) {
     if (argc >= 2 && strcmp(argv[1], "e2e") == 0) return sdc_bench_e2e(argc - 1, argv + 1);
     fprintf(stderr,
             "usage: sdc_bench ops [--threads N] [--kernels ref|avx2|avx512] [--filter TEXT] [--time SEC] "
-            "[--no-ref]\n       sdc_bench e2e --model FILE [--taesd FILE] [--precision bf16|f32|f16] [--quick]\n");
+            "[--no-ref]\n       sdc_bench e2e --model FILE [--taesd FILE] [--precision bf16|f32|f16] [--quick] "
+            "[--no-pack]\n");
     return 2;
 }

@@ -18,7 +18,10 @@
 #include "kernels/x86/x86_kernels.h"
 
 #if defined(__x86_64__)
-#define SDC_X86_TABLE(isa, label)                          \
+static const sdc_packed_weights *pack_avx512(sdc_pool *pool, int64_t N, int64_t K, sdc_dtype t, const void *B,
+                                             int64_t ldb, sdc_compute compute, void *dst);
+
+#define SDC_X86_TABLE(isa, label, packed_size_fn, pack_fn) \
     static const sdc_kernels k_##isa = {                   \
         .name = label,                                     \
         .gemm = sdc_##isa##_gemm,                          \
@@ -33,10 +36,20 @@
         .mul = sdc_##isa##_mul,                            \
         .upsample_nearest = sdc_##isa##_upsample_nearest,  \
         .concat_rows = sdc_##isa##_concat_rows,            \
+        .packed_size = packed_size_fn,                     \
+        .pack_weights = pack_fn,                           \
     };
 
-SDC_X86_TABLE(avx512, "avx512")
-SDC_X86_TABLE(avx2, "avx2")
+SDC_X86_TABLE(avx512, "avx512", sdc_avx512_packed_size, pack_avx512)
+SDC_X86_TABLE(avx2, "avx2", NULL, NULL) /* no native bf16 format: nothing to pack */
+
+/* the packed form names the table whose calls may read it */
+static const sdc_packed_weights *pack_avx512(sdc_pool *pool, int64_t N, int64_t K, sdc_dtype t, const void *B,
+                                             int64_t ldb, sdc_compute compute, void *dst) {
+    sdc_packed_weights *p = sdc_avx512_pack_weights(pool, N, K, t, B, ldb, compute, dst);
+    if (p) p->table = &k_avx512;
+    return p;
+}
 
 static bool have_avx512(const sdc_cpu_features *f) {
     return f->avx512f && f->avx512bw && f->avx512vl && f->avx512dq && f->fma && f->f16c;

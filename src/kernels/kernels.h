@@ -17,6 +17,7 @@
 #ifndef SDC_KERNELS_KERNELS_H
 #define SDC_KERNELS_KERNELS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "base/threadpool.h"
@@ -27,6 +28,20 @@
  * weights (f16 weights rounded to bf16), accumulating in f32 — the fast path
  * on CPUs with AVX512_BF16. */
 typedef enum sdc_compute { SDC_COMPUTE_F32 = 0, SDC_COMPUTE_BF16 = 1 } sdc_compute;
+
+struct sdc_kernels;
+
+/* A weight matrix B [N, K] packed ahead of time (at model load) by one
+ * kernel table for one compute mode, so that its GEMM / convolution calls
+ * stop repacking the weights on every call. Made by that table's
+ * pack_weights in memory the caller owns (freed with the weights); the
+ * layout after this header is private to the table. Calls hand it to
+ * gemm / conv2d only when table and compute match. */
+typedef struct sdc_packed_weights {
+    const struct sdc_kernels *table;
+    sdc_compute compute;
+    int64_t N, K;
+} sdc_packed_weights;
 
 /* C[m, n] = sum_k A[m, k] * B[n, k] + bias[n] + residual[m, n]
  * bias and residual may be NULL; residual may alias C (ldr == ldc). */
@@ -43,6 +58,9 @@ typedef struct sdc_gemm_args {
     float *C;
     int64_t ldc;
     sdc_compute compute;
+    /* NULL, or B packed by this table for this compute mode: then B may be
+     * NULL (the kernel reads only the packed form) */
+    const sdc_packed_weights *packed;
 } sdc_gemm_args;
 
 /* y = conv2d(x, w) + bias (+ residual), NHWC, zero padding.
@@ -58,6 +76,9 @@ typedef struct sdc_conv2d_args {
     const float *residual; /* [B, OH, OW, Cout] or NULL; may alias y */
     float *y;              /* [B, OH, OW, Cout] */
     sdc_compute compute;
+    /* NULL, or w as a [Cout, kh*kw*Cin] matrix packed by this table for
+     * this compute mode: then w may be NULL */
+    const sdc_packed_weights *packed;
 } sdc_conv2d_args;
 
 /* Scaled dot-product attention, per batch b and head h:
@@ -122,6 +143,14 @@ typedef struct sdc_kernels {
     /* y[p, :] = concat(a[p, :Ca], b[p, :Cb]) for P rows */
     void (*concat_rows)(sdc_pool *pool, int64_t P, int64_t Ca, int64_t Cb, const float *a, const float *b,
                         float *y);
+    /* Optional (NULL in tables that never pack). Bytes needed to pack a
+     * weight matrix [N, K] of type t for `compute`, or 0 when this table
+     * would not use a packed form for it (calls then pack as they go). */
+    size_t (*packed_size)(int64_t N, int64_t K, sdc_dtype t, sdc_compute compute);
+    /* Packs B [N, K] of type t (rows ldb apart) into dst (64-byte aligned,
+     * packed_size bytes) and returns dst as the packed form. */
+    const sdc_packed_weights *(*pack_weights)(sdc_pool *pool, int64_t N, int64_t K, sdc_dtype t, const void *B,
+                                              int64_t ldb, sdc_compute compute, void *dst);
 } sdc_kernels;
 
 /* The scalar reference table. */

@@ -26,7 +26,9 @@ static void load_res(sdc_wload *l, const char *p, sdc_resblock *r) {
     r->norm1_b = sdc_wl_vec(l, r->cin, "%s.in_layers.0.bias", p);
     r->conv1_w = sdc_wl_conv(l, r->cout, r->cin, 3, 3, "%s.in_layers.2.weight", p);
     r->conv1_b = sdc_wl_vec(l, r->cout, "%s.in_layers.2.bias", p);
+    l->no_pack = 1; /* used with one row per image */
     r->emb_w = sdc_wl_linear(l, r->cout, -1, "%s.emb_layers.1.weight", p);
+    l->no_pack = 0;
     r->emb_b = sdc_wl_vec(l, r->cout, "%s.emb_layers.1.bias", p);
     r->norm2_w = sdc_wl_vec(l, r->cout, "%s.out_layers.0.weight", p);
     r->norm2_b = sdc_wl_vec(l, r->cout, "%s.out_layers.0.bias", p);
@@ -173,13 +175,15 @@ sdc_status sdc_unet_load(const sdc_model_files *m, const char *prefix, const sdc
     if (!u) return sdc_error_set(err, SDC_ERR_OOM, "out of memory");
     sdc_wload l = {.files = m, .store = &u->store, .mat_dtype = opts ? opts->mat_dtype : SDC_DTYPE_F32,
                    .err = err, .prefix = prefix ? prefix : SDC_UNET_PREFIX, .patch = opts ? opts->patch : NULL,
-                   .release_source = 1};
+                   .release_source = 1, .pack = opts ? opts->pack : NULL};
     sdc_unet_config *cfg = &u->cfg;
     read_config(&l, opts, cfg);
+    l.no_pack = 1; /* one row per image */
     u->time1_w = sdc_wl_linear(&l, cfg->emb_dim, cfg->model_ch, "time_embed.0.weight");
     u->time1_b = sdc_wl_vec(&l, cfg->emb_dim, "time_embed.0.bias");
     u->time2_w = sdc_wl_linear(&l, cfg->emb_dim, cfg->emb_dim, "time_embed.2.weight");
     u->time2_b = sdc_wl_vec(&l, cfg->emb_dim, "time_embed.2.bias");
+    l.no_pack = 0;
     char name[64];
     for (int i = 0; i < cfg->n_input && sdc_wl_ok(&l); i++) {
         snprintf(name, sizeof name, "input_blocks.%d", i);
@@ -197,6 +201,7 @@ sdc_status sdc_unet_load(const sdc_model_files *m, const char *prefix, const sdc
         u->out_conv_b = sdc_wl_vec(&l, cfg->out_ch, "out.2.bias");
     }
     u->n_params = l.n_params;
+    sdc_wl_free_temp(&l);
     if (!sdc_wl_ok(&l)) {
         sdc_unet_free(u);
         return err->status;

@@ -29,6 +29,7 @@ typedef struct sdc_unet_opts {
     int64_t num_heads; /* > 0: fixed head count (SD 1.x: 8) */
     int64_t head_dim;  /* > 0: fixed head width (SD 2.x: 64) */
     const sdc_wpatch *patch; /* NULL, or changes merged at load (LoRA) */
+    const sdc_wpack *pack;   /* NULL, or pack matrices at load for the table / mode that will run it */
 } sdc_unet_opts;
 
 typedef struct sdc_resblock {

@@ -8,6 +8,16 @@
  *    the NHWC kernels (always a copy, except 1x1);
  *  - vectors (biases, norm parameters) as f32.
  *
+ * With packing (sdc_wpack), matrices and convolutions are also packed for
+ * the kernel table that will run the model (kernels.h sdc_packed_weights),
+ * so its GEMMs stop repacking weights on every call. The plain tensor then
+ * is the file's data as stored, used in place (convolutions as a strided
+ * [Cout, kh, kw, Cin] view of the stored [Cout, Cin, kh, kw]; its mapped
+ * pages are let go, to fault back in only if a call cannot read the packed
+ * form), except for fused matrices (sdc_wl_linear_cat), which are held in
+ * packed form alone (data NULL), and patched or quantized weights, which
+ * keep their converted copy as well.
+ *
  * Converted copies belong to the sdc_wstore (freed with it). Every loader
  * call records the first failure in the sdc_error and returns NULL; later
  * calls then return NULL at once, so a model's load function can run
@@ -19,6 +29,7 @@
 
 #include "base/mapfile.h"
 #include "formats/model_files.h"
+#include "kernels/kernels.h"
 #include "tensor/tensor.h"
 
 /* Owner of converted weight buffers and their descriptors. */
@@ -42,6 +53,14 @@ typedef struct sdc_wpatch {
     void *user;
 } sdc_wpatch;
 
+/* Packing at load: for the kernel table and compute mode that will run the
+ * model (a run in another table or mode uses the plain weights). */
+typedef struct sdc_wpack {
+    const sdc_kernels *k;
+    sdc_compute compute;
+    sdc_pool *pool; /* threads for packing; NULL: the loading thread */
+} sdc_wpack;
+
 /* mat_dtype value: keep each matrix in its stored dtype when that is f32,
  * f16 or bf16 (zero-copy), else widen to f32. */
 #define SDC_WLOAD_KEEP SDC_DTYPE_COUNT
@@ -54,8 +73,16 @@ typedef struct sdc_wload {
     sdc_error *err;
     const char *prefix; /* prepended to every name, e.g. "model.diffusion_model." */
     int release_source; /* drop the mapped pages of weights that were copied (conv repacks) */
+    const sdc_wpack *pack; /* NULL, or pack matrices for this table and mode */
+    int no_pack;        /* set around matrices only ever used with a few rows (time embeddings) */
     int64_t n_params;   /* parameters loaded so far */
+    void *temp;         /* packing's reusable temporary (sdc_wl_free_temp) */
+    size_t temp_bytes;
 } sdc_wload;
+
+/* Frees the temporary that packing keeps across weights; call when a
+ * loader with `pack` set is done. */
+void sdc_wl_free_temp(sdc_wload *l);
 
 /* Any dim given as -1 is not checked. Names are printf formats appended
  * to the prefix. */

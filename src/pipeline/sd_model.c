@@ -97,7 +97,7 @@ sdc_status sdc_sd_model_load(const sdc_sd_model_opts *o, sdc_sd_model **out, sdc
     if (!st && o->loras) st = sdc_lora_set_bind(o->loras, m->files, o->log, err);
     if (!st && !o->text_only) {
         sdc_unet_opts uo = {.mat_dtype = o->mat_dtype, .num_heads = kind.unet.num_heads, .head_dim = kind.unet.head_dim,
-                            .patch = o->loras ? sdc_lora_set_patch(o->loras) : NULL};
+                            .patch = o->loras ? sdc_lora_set_patch(o->loras) : NULL, .pack = o->pack};
         st = sdc_unet_load(m->files, NULL, &uo, &m->unet, err);
     }
     if (!st) {

@@ -31,6 +31,8 @@ typedef struct sdc_sd_model_opts {
     int text_only;          /* load the tokenizer and text encoder only (encode-text) */
     const sdc_log *log;
     sdc_lora_set *loras;    /* NULL, or LoRAs (lora.h) bound to the checkpoint and merged as it loads */
+    const sdc_wpack *pack;  /* NULL, or pack the U-Net's matrices at load for the kernel table and
+                               compute mode that will run it (wload.h; faster steps) */
 } sdc_sd_model_opts;
 
 typedef struct sdc_sd_model {

@@ -74,6 +74,22 @@ sdc_tensor *sdc_op_contiguous(sdc_ctx *c, const sdc_tensor *x) {
     return y;
 }
 
+/* The weights' packed form when this context's table and compute mode can
+ * read it, else NULL (the plain data is used). */
+static const sdc_packed_weights *usable_packed(const sdc_ctx *c, const sdc_tensor *w) {
+    const sdc_packed_weights *p = w->packed;
+    return p && p->table == c->k && p->compute == c->compute ? p : NULL;
+}
+
+/* Weights held only in packed form cannot serve another table / mode. */
+static bool have_weights(sdc_ctx *c, const sdc_tensor *w, const sdc_packed_weights *pw, const char *op) {
+    if (pw || w->data) return true;
+    sdc_ctx_fail(c, SDC_ERR_UNSUPPORTED,
+                 "%s: weights were packed at load for another kernel table or precision; load the model for this one",
+                 op);
+    return false;
+}
+
 /* rows of a [..., K] tensor whose last dim is contiguous and whose leading
  * dims collapse into one row index with a single stride */
 static bool as_rows(const sdc_tensor *x, int64_t *rows, int64_t *ld) {
@@ -97,6 +113,8 @@ sdc_tensor *sdc_op_linear_res(sdc_ctx *c, const sdc_tensor *x, const sdc_tensor 
         return sdc_ctx_fail(c, SDC_ERR_INVALID_ARG, "linear: input %s does not match weight %s",
                             sdc_tensor_shape_str(x, s1, SHAPE_BUF), sdc_tensor_shape_str(w, s2, SHAPE_BUF));
     if (!is_f32(c, x, "linear", "input") || !is_weight_type(c, w, "linear")) return NULL;
+    const sdc_packed_weights *pw = usable_packed(c, w);
+    if (!have_weights(c, w, pw, "linear")) return NULL;
     if (!as_rows(x, &M, &lda)) {
         x = sdc_op_contiguous(c, x);
         if (!x) return NULL;
@@ -122,7 +140,7 @@ sdc_tensor *sdc_op_linear_res(sdc_ctx *c, const sdc_tensor *x, const sdc_tensor 
         .b_type = w->dtype, .B = w->data, .ldb = K,
         .bias = b ? b->data : NULL,
         .residual = residual ? residual->data : NULL, .ldr = N,
-        .C = y->data, .ldc = N, .compute = c->compute,
+        .C = y->data, .ldc = N, .compute = c->compute, .packed = pw,
     };
     c->k->gemm(c->pool, &g);
     c->flops += 2.0 * (double)M * (double)N * (double)K;
@@ -137,10 +155,22 @@ sdc_tensor *sdc_op_conv2d_ex(sdc_ctx *c, const sdc_tensor *x, const sdc_tensor *
                              int pad_t, int pad_l, int pad_b, int pad_r, const sdc_tensor *residual) {
     if (!ready(c, x, w, &ANY)) return NULL;
     char s1[SHAPE_BUF], s2[SHAPE_BUF];
-    if (x->ndim != 4 || w->ndim != 4 || w->shape[3] != x->shape[3] || !sdc_tensor_is_contiguous(w))
+    if (x->ndim != 4 || w->ndim != 4 || w->shape[3] != x->shape[3])
         return sdc_ctx_fail(c, SDC_ERR_INVALID_ARG, "conv2d: input %s (NHWC) does not match weight %s ([Cout,kh,kw,Cin])",
                             sdc_tensor_shape_str(x, s1, SHAPE_BUF), sdc_tensor_shape_str(w, s2, SHAPE_BUF));
     if (!is_f32(c, x, "conv2d", "input") || !is_weight_type(c, w, "conv2d")) return NULL;
+    /* packed weights may keep a strided view of the file's [Cout, Cin, kh, kw]
+     * data: calls that cannot read the packed form copy it (slow path) */
+    const sdc_packed_weights *pw = usable_packed(c, w);
+    if (!have_weights(c, w, pw, "conv2d")) return NULL;
+    const void *wdata = sdc_tensor_is_contiguous(w) ? w->data : NULL;
+    sdc_dtype wtype = w->dtype;
+    if (!pw && !wdata) {
+        sdc_tensor *wc = sdc_op_contiguous(c, w);
+        if (!wc) return NULL;
+        wdata = wc->data;
+        wtype = wc->dtype;
+    }
     if (!sdc_tensor_is_contiguous(x) && !(x = sdc_op_contiguous(c, x))) return NULL;
     int64_t B = x->shape[0], H = x->shape[1], W = x->shape[2];
     int64_t Cout = w->shape[0], kh = w->shape[1], kw = w->shape[2];
@@ -158,8 +188,8 @@ sdc_tensor *sdc_op_conv2d_ex(sdc_ctx *c, const sdc_tensor *x, const sdc_tensor *
     sdc_conv2d_args a = {
         .B = B, .H = H, .W = W, .Cin = x->shape[3], .Cout = Cout, .kh = kh, .kw = kw, .stride = stride,
         .pad_t = pad_t, .pad_l = pad_l, .pad_b = pad_b, .pad_r = pad_r,
-        .x = x->data, .w_type = w->dtype, .w = w->data, .bias = b ? b->data : NULL,
-        .residual = residual ? residual->data : NULL, .y = y->data, .compute = c->compute,
+        .x = x->data, .w_type = wtype, .w = wdata, .bias = b ? b->data : NULL,
+        .residual = residual ? residual->data : NULL, .y = y->data, .compute = c->compute, .packed = pw,
     };
     c->k->conv2d(c->pool, &a);
     c->flops += 2.0 * (double)(B * OH * OW) * (double)Cout * (double)(kh * kw * a.Cin);

@@ -16,12 +16,17 @@
 
 #define SDC_MAX_DIMS 4
 
+struct sdc_packed_weights;
+
 typedef struct sdc_tensor {
     sdc_dtype dtype;
     int ndim;
     int64_t shape[SDC_MAX_DIMS];
     int64_t stride[SDC_MAX_DIMS]; /* elements; unused dims are 0 */
-    void *data;
+    void *data; /* NULL only for weights held in packed form alone (see packed) */
+    /* weights only: the matrix packed ahead of time for a kernel table
+     * (kernels.h sdc_packed_weights), or NULL; owned by the weight store */
+    const struct sdc_packed_weights *packed;
 } sdc_tensor;
 
 /* Contiguous (row-major) descriptor over `data`. ndim in 1..4. */

@@ -11,7 +11,13 @@
  * compute too: both sides round the same operands to bf16, and a product of
  * two bf16 values is exact in f32. S is computed by the reference kernel
  * itself on |A|, |B|. A wrong or missing term shows up as an error of order
- * |a_k b_k|, far above the bound for these K. */
+ * |a_k b_k|, far above the bound for these K.
+ *
+ * Weights packed ahead of time (tables with pack_weights, bf16 compute):
+ * the same call with the packed form and no plain weights must give the
+ * plain call's result bit for bit (same packed values, same blocking),
+ * except with at most SDC_GEMV_MAX_ROWS rows, where the plain call takes
+ * the unpacked few-row kernel: then the bound above applies. */
 #include "test_kernels_util.h"
 
 #include "base/threadpool.h"
@@ -27,6 +33,56 @@ typedef struct gemm_case {
 } gemm_case;
 
 static const sdc_dtype k_wtypes[] = {SDC_DTYPE_F32, SDC_DTYPE_F16, SDC_DTYPE_BF16};
+
+/* Table k's packed form of weights B [N, K] (rows K apart), or NULL when k
+ * packs nothing for this type and mode; *buf gets the memory to free. */
+static const sdc_packed_weights *pack_for(const sdc_kernels *k, sdc_pool *pool, int64_t N, int64_t K, sdc_dtype t,
+                                          const void *B, sdc_compute comp, void **buf) {
+    *buf = NULL;
+    size_t n = k->packed_size ? k->packed_size(N, K, t, comp) : 0;
+    if (!n) return NULL;
+    *buf = sdc_alloc_aligned(n);
+    if (!*buf) return NULL;
+    const sdc_packed_weights *p = k->pack_weights(pool, N, K, t, B, K, comp, *buf);
+    CHECK_MSG(p && p->table == k && p->N == N && p->K == K && p->compute == comp, "%s: packed header", k->name);
+    return p;
+}
+
+/* The case again with packed weights only (B NULL), on 1, 2 and 3 threads:
+ * bitwise equal to the plain result out0, or within the bound when the
+ * plain call took the few-row kernel. */
+static bool gemm_check_packed(const sdc_kernels *k, sdc_pool **pools, const gemm_case *gc, const sdc_gemm_args *g,
+                              const float *out0, const float *ref, const float *bound, const char *what) {
+    void *buf;
+    const sdc_packed_weights *p = pack_for(k, pools[1], g->N, g->K, g->b_type, g->B, g->compute, &buf);
+    if (!p) return true;
+    size_t n = (size_t)(g->M * g->ldc);
+    float *first = kt_alloc(n), *o = kt_alloc(n);
+    bool ok = true;
+    for (int t = 0; t < 3 && ok; t++) {
+        for (size_t i = 0; i < n; i++) o[i] = NAN;
+        sdc_gemm_args go = *g;
+        go.B = NULL, go.packed = p, go.C = o;
+        if (gc->res == 2) {
+            memcpy(o, g->residual, n * sizeof(float));
+            go.residual = o;
+        }
+        k->gemm(pools[t], &go);
+        if (g->M > SDC_GEMV_MAX_ROWS) {
+            ok = memcmp(o, out0, n * sizeof(float)) == 0;
+        } else if (t == 0) {
+            for (int64_t m = 0; m < g->M && ok; m++)
+                ok = kt_within(what, o + m * g->ldc, ref + m * g->ldc, bound + m * g->ldc, (size_t)g->N);
+            memcpy(first, o, n * sizeof(float));
+        } else {
+            ok = memcmp(o, first, n * sizeof(float)) == 0;
+        }
+        if (!ok) printf("    %s: packed weights, %d threads: differs\n", what, sdc_pool_threads(pools[t]));
+    }
+    free(first), free(o);
+    sdc_free_aligned(buf);
+    return ok;
+}
 
 /* The optimized result of table k for case g (1, 2 and 3 threads) against
  * the reference and its bound; padding columns (ldc > N) must be left
@@ -63,6 +119,7 @@ static bool gemm_check_table(const sdc_kernels *k, sdc_pool **pools, const gemm_
         ok = memcmp(out[0], out[t], (size_t)(M * ldc) * sizeof(float)) == 0;
         if (!ok) printf("    %s: %d threads differ from 1 thread\n", what, sdc_pool_threads(pools[t]));
     }
+    if (ok) ok = gemm_check_packed(k, pools, gc, g, out[0], ref, bound, what);
     for (int t = 0; t < 3; t++) free(out[t]);
     return ok;
 }
@@ -212,6 +269,22 @@ static bool conv_check_table(const sdc_kernels *k, sdc_pool **pools, const conv_
         ok = memcmp(out[0], out[t], ny * sizeof(float)) == 0;
         if (!ok) printf("    %s: %d threads differ from 1 thread\n", what, sdc_pool_threads(pools[t]));
     }
+    /* packed weights only: the plain result bit for bit */
+    void *buf;
+    const sdc_packed_weights *p =
+        ok ? pack_for(k, pools[1], cc->Cout, cc->kh * cc->kw * cc->Cin, a->w_type, a->w, a->compute, &buf) : NULL;
+    for (int t = 0; t < 3 && p && ok; t++) {
+        sdc_conv2d_args ao = *a;
+        ao.w = NULL, ao.packed = p, ao.y = out[1];
+        if (cc->res == 2) {
+            memcpy(out[1], a->residual, ny * sizeof(float));
+            ao.residual = out[1];
+        }
+        k->conv2d(pools[t], &ao);
+        ok = memcmp(out[0], out[1], ny * sizeof(float)) == 0;
+        if (!ok) printf("    %s: packed weights, %d threads: differs\n", what, sdc_pool_threads(pools[t]));
+    }
+    if (p) sdc_free_aligned(buf);
     for (int t = 0; t < 3; t++) free(out[t]);
     return ok;
 }
@@ -297,6 +370,8 @@ TEST(kernels_gemm_avx512_without_bf16) {
     k.name = "avx512-emulated-bf16";
     k.gemm = gemm_emulated_bf16;
     k.conv2d = conv_emulated_bf16;
+    k.packed_size = NULL; /* the emulated format is not packed ahead (f32 panels) */
+    k.pack_weights = NULL;
     const sdc_kernels *tabs[1] = {&k};
     sdc_pool *pools[3];
     REQUIRE(make_pools(pools));

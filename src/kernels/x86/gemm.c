@@ -18,6 +18,8 @@
  *      Plain f32 GEMM reads A in place (no packing) except for a last
  *      partial micro-panel, which is copied so the micro-kernel always sees
  *      MR rows.
+ *   Weights packed ahead of time (sdc_x86_pack_weights, at model load) skip
+ *   step 1 and the small-M in-task packing: tasks read the panels in place.
  *   3. Every C element is produced by exactly one task, its K blocks
  *      summed in a fixed order that depends on the shapes only, so results
  *      are bitwise identical for any thread count (the tiling itself may
@@ -25,9 +27,7 @@
  *      block adds bias and residual (read before C is written, so the
  *      residual may alias C).
  *
- * Does not: handle quantized weights (ops.c rejects them), or pre-pack
- * weights across calls (packing costs O(N*K) against O(M*N*K) work; see
- * docs/KERNELS.md). */
+ * Does not: handle quantized weights (ops.c rejects them). */
 #include "kernels/x86/gemm.h"
 
 #include <string.h>
@@ -47,6 +47,16 @@
 /* Bound on the packed-weight scratch (per chunk of columns). */
 #define B_CHUNK_BYTES ((size_t)16 << 20)
 
+/* The packed form of sdc_x86_pack_weights: this header, then the panels at
+ * PACKED_HEADER bytes. */
+typedef struct x86_packed {
+    sdc_packed_weights pub;
+    const sdc_gemm_isa *isa;
+    sdc_pack_fmt fmt;
+    int64_t Kp, panel_bytes, n_panels;
+} x86_packed;
+#define PACKED_HEADER ((sizeof(x86_packed) + 63) / 64 * 64)
+
 typedef struct gemm_job {
     const sdc_gemm_isa *isa;
     sdc_pack_fmt fmt;
@@ -61,6 +71,7 @@ typedef struct gemm_job {
     const void *B;
     sdc_dtype b_type;
     int64_t ldb;
+    const x86_packed *pk; /* B packed ahead of time, or NULL */
     const float *bias, *res;
     int64_t ldr;
     float *C;
@@ -174,9 +185,10 @@ static void compute_task(void *v, int t) {
             rs = kcur;
         }
         char *own = abuf + j->a_bytes; /* own_b: this K block's panels, kcur x NR each */
-        if (j->own_b) pack_b_block(j, c0, c1, k0, kcur, own);
+        bool own_pack = j->own_b && !j->pk;
+        if (own_pack) pack_b_block(j, c0, c1, k0, kcur, own);
         for (int64_t n = c0; n < c1; n += NR) {
-            const char *bp = j->own_b ? own + ((n - c0) / NR) * kcur * NR * j->esize
+            const char *bp = own_pack ? own + ((n - c0) / NR) * kcur * NR * j->esize
                                       : j->bpack + ((n - j->n0) / NR) * j->panel_bytes + k0 * NR * j->esize;
             for (int64_t m = m0; m < m1; m += MR) {
                 sdc_ukr_args u = {
@@ -248,12 +260,13 @@ static bool setup_scratch(gemm_job *j, sdc_pool *pool, int64_t chunk_cols) {
     size_t panel, bbytes = 0, ablock, bown = 0, slice, total;
     if (!sdc_mul_ok((size_t)j->Kp, (size_t)isa->nr * (size_t)j->esize, &panel)) return false;
     j->panel_bytes = (int64_t)sdc_round64(panel);
-    if (!j->own_b && !sdc_mul_ok((size_t)j->panel_bytes, (size_t)(chunk_cols / isa->nr), &bbytes)) return false;
+    bool shared = !j->own_b && !j->pk; /* a packed copy of B in the scratch */
+    if (shared && !sdc_mul_ok((size_t)j->panel_bytes, (size_t)(chunk_cols / isa->nr), &bbytes)) return false;
     /* rows of the largest row tile: mc_panels micro-panels, or all of M (own_b) */
     size_t rows = (size_t)(j->own_b ? sdc_ceil_div(j->M, isa->mr) : isa->mc_panels) * (size_t)isa->mr;
     if (!sdc_mul_ok(rows, (size_t)j->kc * (size_t)j->esize, &ablock)) return false;
     ablock = sdc_round64(ablock);
-    if (j->own_b) { /* columns of the widest column tile (see choose_tiles) */
+    if (j->own_b && !j->pk) { /* columns of the widest column tile (see choose_tiles) */
         int64_t ncp = own_b_col_panels(sdc_ceil_div(j->N, isa->nr), j->threads);
         if (!sdc_mul_ok((size_t)(ncp * isa->nr), (size_t)j->kc * (size_t)j->esize, &bown)) return false;
     }
@@ -263,7 +276,7 @@ static bool setup_scratch(gemm_job *j, sdc_pool *pool, int64_t chunk_cols) {
         return false;
     char *base = sdc_x86_scratch(total);
     if (!base) return false;
-    j->bpack = base;
+    j->bpack = j->pk ? (char *)j->pk + PACKED_HEADER : base;
     j->a_bytes = (int64_t)ablock;
     memset(&j->apriv, 0, sizeof j->apriv);
     j->apriv.base = base + bbytes;
@@ -272,11 +285,23 @@ static bool setup_scratch(gemm_job *j, sdc_pool *pool, int64_t chunk_cols) {
     return true;
 }
 
+static sdc_pack_fmt format_for(const sdc_gemm_isa *isa, sdc_compute compute) {
+    return compute == SDC_COMPUTE_F32 ? SDC_PACK_F32 : isa->bf16_native ? SDC_PACK_BF16 : SDC_PACK_F32_BF16R;
+}
+
+/* The packed form when it was made by this isa for this format and shape. */
+static const x86_packed *usable_packed(const sdc_gemm_isa *isa, const sdc_packed_weights *p, sdc_compute compute,
+                                       int64_t N, int64_t K) {
+    const x86_packed *x = (const x86_packed *)p;
+    if (!x || x->isa != isa || x->fmt != format_for(isa, compute) || x->pub.N != N || x->pub.K != K) return NULL;
+    return x;
+}
+
 /* Runs a prepared job (A source and operands filled in). Returns false when
  * scratch memory could not be had (nothing written then). */
 static bool run_job(gemm_job *j, sdc_pool *pool, sdc_compute compute) {
     const sdc_gemm_isa *isa = j->isa;
-    j->fmt = compute == SDC_COMPUTE_F32 ? SDC_PACK_F32 : isa->bf16_native ? SDC_PACK_BF16 : SDC_PACK_F32_BF16R;
+    j->fmt = format_for(isa, compute);
     j->esize = j->fmt == SDC_PACK_BF16 ? 2 : 4;
     j->Kp = j->fmt == SDC_PACK_BF16 ? (j->K + 1) / 2 * 2 : j->K;
     int64_t kcmax = j->fmt == SDC_PACK_BF16 ? isa->kc_bf16 : isa->kc_f32;
@@ -296,12 +321,12 @@ static bool run_job(gemm_job *j, sdc_pool *pool, sdc_compute compute) {
     int64_t per_panel = SDC_MAX(j->Kp, 1) * isa->nr * j->esize;
     int64_t chunk_cols = SDC_MAX(1, (int64_t)(B_CHUNK_BYTES / (size_t)per_panel)) * isa->nr;
     chunk_cols = SDC_MIN(chunk_cols, sdc_ceil_div(j->N, isa->nr) * isa->nr);
-    if (j->own_b) chunk_cols = sdc_ceil_div(j->N, isa->nr) * isa->nr; /* nothing shared: one chunk */
+    if (j->own_b || j->pk) chunk_cols = sdc_ceil_div(j->N, isa->nr) * isa->nr; /* nothing to pack: one chunk */
     j->threads = sdc_pool_threads(pool);
     if (!setup_scratch(j, pool, chunk_cols)) return false;
     for (j->n0 = 0; j->n0 < j->N; j->n0 += chunk_cols) {
         j->n1 = SDC_MIN(j->n0 + chunk_cols, j->N);
-        if (!j->own_b) sdc_pool_run(pool, (int)sdc_ceil_div(j->n1 - j->n0, isa->nr), pack_b_task, j);
+        if (!j->own_b && !j->pk) sdc_pool_run(pool, (int)sdc_ceil_div(j->n1 - j->n0, isa->nr), pack_b_task, j);
         int64_t tasks;
         choose_tiles(j, j->n1 - j->n0, &tasks);
         sdc_pool_run(pool, (int)tasks, compute_task, j);
@@ -325,19 +350,62 @@ static void gemv_task(void *v, int t) {
     j->isa->gemv(j->a, n0, SDC_MIN(n0 + GEMV_COLS, j->a->N), j->a->compute == SDC_COMPUTE_BF16);
 }
 
+/* ---- fallback with packed-only weights ---------------------------------------- */
+
+/* Element (n, k) of the packed weights (bf16 format). */
+static float packed_elem(const gemm_job *j, int64_t n, int64_t k) {
+    int64_t NR = j->isa->nr;
+    const uint16_t *p = (const uint16_t *)((const char *)j->pk + PACKED_HEADER + (n / NR) * j->pk->panel_bytes);
+    return sdc_bf16_to_f32(p[((k / 2) * NR + n % NR) * 2 + (k & 1)]);
+}
+
+/* Element (m, k) of the A operand, rounded to bf16 (plain rows or a
+ * convolution's input pixel). */
+static float a_elem(const gemm_job *j, int64_t m, int64_t k) {
+    float v = 0.0f;
+    if (!j->conv) {
+        v = j->A[m * j->lda + k];
+    } else {
+        const sdc_conv2d_args *a = j->conv;
+        int64_t ow = m % j->OW, oh = (m / j->OW) % j->OH, b = m / (j->OW * j->OH), tap = k / a->Cin;
+        int64_t ih = oh * a->stride + tap / a->kw - a->pad_t, iw = ow * a->stride + tap % a->kw - a->pad_l;
+        if (ih >= 0 && ih < a->H && iw >= 0 && iw < a->W) v = a->x[((b * a->H + ih) * a->W + iw) * a->Cin + k % a->Cin];
+    }
+    return sdc_bf16_to_f32(sdc_f32_to_bf16(v));
+}
+
+/* Scalar product over packed weights, for when the scratch cannot be had
+ * and there are no plain weights to give the reference kernel: the
+ * reference's arithmetic (double sums of bf16 operands), one thread. */
+static void packed_ref(const gemm_job *j) {
+    for (int64_t m = 0; m < j->M; m++)
+        for (int64_t n = 0; n < j->N; n++) {
+            double acc = j->bias ? j->bias[n] : 0.0;
+            for (int64_t k = 0; k < j->K; k++) acc += (double)a_elem(j, m, k) * (double)packed_elem(j, n, k);
+            if (j->res) acc += j->res[m * j->ldr + n];
+            j->C[m * j->ldc + n] = (float)acc;
+        }
+}
+
+/* ---- entry points ------------------------------------------------------------------ */
+
 void sdc_x86_gemm(const sdc_gemm_isa *isa, sdc_pool *pool, const sdc_gemm_args *a) {
     if (a->M <= 0 || a->N <= 0) return;
-    if (a->M <= SDC_GEMV_MAX_ROWS) { /* packing the weights would cost more than the product */
+    const x86_packed *pk = usable_packed(isa, a->packed, a->compute, a->N, a->K);
+    if (!pk && !a->B) return; /* packed for another table / compute: ops.c never passes that */
+    if (a->M <= SDC_GEMV_MAX_ROWS && a->B) { /* packing the weights would cost more than the product */
         gemv_job j = {isa, a};
         sdc_pool_run(pool, (int)sdc_ceil_div(a->N, GEMV_COLS), gemv_task, &j);
         return;
     }
     gemm_job j = {
         .isa = isa, .M = a->M, .N = a->N, .K = a->K, .A = a->A, .lda = a->lda,
-        .B = a->B, .b_type = a->b_type, .ldb = a->ldb, .bias = a->bias, .res = a->residual,
+        .B = a->B, .b_type = a->b_type, .ldb = a->ldb, .pk = pk, .bias = a->bias, .res = a->residual,
         .ldr = a->ldr, .C = a->C, .ldc = a->ldc,
     };
-    if (!run_job(&j, pool, a->compute)) sdc_ref_gemm(pool, a);
+    if (run_job(&j, pool, a->compute)) return;
+    if (a->B) sdc_ref_gemm(pool, a);
+    else packed_ref(&j);
 }
 
 void sdc_x86_conv2d(const sdc_gemm_isa *isa, sdc_pool *pool, const sdc_conv2d_args *a) {
@@ -345,9 +413,11 @@ void sdc_x86_conv2d(const sdc_gemm_isa *isa, sdc_pool *pool, const sdc_conv2d_ar
     int64_t OW = (a->W + a->pad_l + a->pad_r - a->kw) / a->stride + 1;
     if (a->B <= 0 || OH <= 0 || OW <= 0 || a->Cout <= 0) return;
     int64_t K = a->kh * a->kw * a->Cin;
+    const x86_packed *pk = usable_packed(isa, a->packed, a->compute, a->Cout, K);
+    if (!pk && !a->w) return; /* as in sdc_x86_gemm */
     gemm_job j = {
         .isa = isa, .M = a->B * OH * OW, .N = a->Cout, .K = K,
-        .B = a->w, .b_type = a->w_type, .ldb = K, .bias = a->bias, .res = a->residual,
+        .B = a->w, .b_type = a->w_type, .ldb = K, .pk = pk, .bias = a->bias, .res = a->residual,
         .ldr = a->Cout, .C = a->y, .ldc = a->Cout,
     };
     int pointwise = a->kh == 1 && a->kw == 1 && a->stride == 1 && a->pad_t == 0 && a->pad_l == 0 &&
@@ -360,5 +430,53 @@ void sdc_x86_conv2d(const sdc_gemm_isa *isa, sdc_pool *pool, const sdc_conv2d_ar
         j.OH = OH;
         j.OW = OW;
     }
-    if (!run_job(&j, pool, a->compute)) sdc_ref_conv2d(pool, a);
+    if (run_job(&j, pool, a->compute)) return;
+    if (a->w) sdc_ref_conv2d(pool, a);
+    else packed_ref(&j);
+}
+
+/* ---- packing ahead of time ------------------------------------------------------------ */
+
+size_t sdc_x86_packed_size(const sdc_gemm_isa *isa, int64_t N, int64_t K, sdc_dtype t, sdc_compute compute) {
+    if (N <= 0 || K <= 0 || format_for(isa, compute) != SDC_PACK_BF16) return 0;
+    if (t != SDC_DTYPE_F32 && t != SDC_DTYPE_F16 && t != SDC_DTYPE_BF16) return 0;
+    size_t panel, all, total;
+    int64_t Kp = (K + 1) / 2 * 2;
+    if (!sdc_mul_ok((size_t)Kp, (size_t)isa->nr * 2, &panel) || !(panel = sdc_round64(panel)) ||
+        !sdc_mul_ok(panel, (size_t)sdc_ceil_div(N, isa->nr), &all) || !sdc_add_ok(all, PACKED_HEADER, &total))
+        return 0;
+    return total;
+}
+
+typedef struct pack_job {
+    const sdc_gemm_isa *isa;
+    const x86_packed *p;
+    const char *B;
+    sdc_dtype t;
+    int64_t ldb;
+} pack_job;
+
+static void pack_ahead_task(void *v, int i) {
+    const pack_job *j = v;
+    int64_t NR = j->isa->nr, n = (int64_t)i * NR, es = j->t == SDC_DTYPE_F32 ? 4 : 2;
+    j->isa->pack_b(j->B + n * j->ldb * es, j->t, j->ldb, SDC_MIN(NR, j->p->pub.N - n), j->p->pub.K, j->p->Kp,
+                   j->p->fmt, (char *)j->p + PACKED_HEADER + i * j->p->panel_bytes);
+}
+
+sdc_packed_weights *sdc_x86_pack_weights(const sdc_gemm_isa *isa, sdc_pool *pool, int64_t N, int64_t K, sdc_dtype t,
+                                         const void *B, int64_t ldb, sdc_compute compute, void *dst) {
+    if (!sdc_x86_packed_size(isa, N, K, t, compute)) return NULL;
+    x86_packed *p = dst;
+    memset(p, 0, PACKED_HEADER);
+    p->pub.compute = compute;
+    p->pub.N = N;
+    p->pub.K = K;
+    p->isa = isa;
+    p->fmt = SDC_PACK_BF16;
+    p->Kp = (K + 1) / 2 * 2;
+    p->panel_bytes = (int64_t)sdc_round64((size_t)p->Kp * (size_t)isa->nr * 2);
+    p->n_panels = sdc_ceil_div(N, isa->nr);
+    pack_job j = {isa, p, B, t, ldb};
+    sdc_pool_run(pool, (int)p->n_panels, pack_ahead_task, &j);
+    return &p->pub;
 }

@@ -72,8 +72,20 @@ typedef struct sdc_gemm_isa {
 
 /* Run a GEMM / convolution with the given ISA parts. On scratch allocation
  * failure they fall back to the reference kernel (same results within the
- * op's tolerance, only slower). */
+ * op's tolerance, only slower). Weights packed ahead of time (a->packed,
+ * made by sdc_x86_pack_weights with the same isa and compute) are read in
+ * place: no packing on the call, and the same results bit for bit as the
+ * same call with plain weights. */
 void sdc_x86_gemm(const sdc_gemm_isa *isa, sdc_pool *pool, const sdc_gemm_args *a);
 void sdc_x86_conv2d(const sdc_gemm_isa *isa, sdc_pool *pool, const sdc_conv2d_args *a);
+
+/* Ahead-of-time packing (kernels.h packed_size / pack_weights). Only the
+ * native bf16 format is packed: its panels take the bytes of f16 weights,
+ * while f32 panels would double an f16 model's memory. Returns 0 / NULL
+ * for other formats. The packed form is a header followed by the whole
+ * matrix's NR-column panels over Kp, as one call would pack them. */
+size_t sdc_x86_packed_size(const sdc_gemm_isa *isa, int64_t N, int64_t K, sdc_dtype t, sdc_compute compute);
+sdc_packed_weights *sdc_x86_pack_weights(const sdc_gemm_isa *isa, sdc_pool *pool, int64_t N, int64_t K, sdc_dtype t,
+                                         const void *B, int64_t ldb, sdc_compute compute, void *dst);
 
 #endif

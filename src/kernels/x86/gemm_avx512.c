@@ -293,3 +293,12 @@ void sdc_avx512_gemm(sdc_pool *pool, const sdc_gemm_args *a) { sdc_x86_gemm(sdc_
 void sdc_avx512_conv2d(sdc_pool *pool, const sdc_conv2d_args *a) {
     sdc_x86_conv2d(sdc_avx512_gemm_isa(), pool, a);
 }
+
+size_t sdc_avx512_packed_size(int64_t N, int64_t K, sdc_dtype t, sdc_compute compute) {
+    return sdc_x86_packed_size(sdc_avx512_gemm_isa(), N, K, t, compute);
+}
+
+sdc_packed_weights *sdc_avx512_pack_weights(sdc_pool *pool, int64_t N, int64_t K, sdc_dtype t, const void *B,
+                                            int64_t ldb, sdc_compute compute, void *dst) {
+    return sdc_x86_pack_weights(sdc_avx512_gemm_isa(), pool, N, K, t, B, ldb, compute, dst);
+}

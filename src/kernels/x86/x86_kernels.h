@@ -32,6 +32,11 @@ SDC_X86_DECLARE(avx2)
 /* The AVX-512 GEMM parts as used on CPUs without AVX512_BF16 (bf16 compute
  * emulated with f32 FMAs on bf16-rounded operands), for tests. */
 const sdc_gemm_isa *sdc_avx512_gemm_isa_emulated_bf16(void);
+/* Weights packed ahead of time for the avx512 GEMM (kernels.h
+ * packed_size / pack_weights; the caller sets the table field). */
+size_t sdc_avx512_packed_size(int64_t N, int64_t K, sdc_dtype t, sdc_compute compute);
+sdc_packed_weights *sdc_avx512_pack_weights(sdc_pool *pool, int64_t N, int64_t K, sdc_dtype t, const void *B,
+                                            int64_t ldb, sdc_compute compute, void *dst);
 /* Attention with vdpbf16ps for Q.K^T and P.V (bf16 compute; needs
  * AVX512_BF16): attention_bf16_avx512.c. */
 void sdc_avx512_attention_bf16(sdc_pool *pool, const sdc_attention_args *a);
