@@ -44,6 +44,9 @@
 /* GEMMs with at most this many A micro-panels (2 row tiles) pack B inside
  * their tasks (see run_job). */
 #define OWN_B_M_PANELS 16
+/* Largest C tile of a task whose K spans several blocks (L2 is 1 MiB on
+ * current cores; the A block and B panels need the rest). */
+#define C_TILE_BYTES ((int64_t)384 << 10)
 /* Bound on the packed-weight scratch (per chunk of columns). */
 #define B_CHUNK_BYTES ((size_t)16 << 20)
 
@@ -187,16 +190,23 @@ static void compute_task(void *v, int t) {
         char *own = abuf + j->a_bytes; /* own_b: this K block's panels, kcur x NR each */
         bool own_pack = j->own_b && !j->pk;
         if (own_pack) pack_b_block(j, c0, c1, k0, kcur, own);
+        /* each micro-kernel call of a panel prefetches its share of the next
+         * panel (shared or packed-ahead weights, read from L3 or DRAM) */
+        int64_t nm = sdc_ceil_div(m1 - m0, MR), bytes = kcur * NR * j->esize;
+        int64_t share = (sdc_ceil_div(bytes, nm) + 63) / 64 * 64;
         for (int64_t n = c0; n < c1; n += NR) {
             const char *bp = own_pack ? own + ((n - c0) / NR) * kcur * NR * j->esize
                                       : j->bpack + ((n - j->n0) / NR) * j->panel_bytes + k0 * NR * j->esize;
+            const char *next = !own_pack && n + NR < c1 ? bp + j->panel_bytes : NULL;
             for (int64_t m = m0; m < m1; m += MR) {
+                int64_t off = ((m - m0) / MR) * share;
                 sdc_ukr_args u = {
                     .kc = kcur, .a = ablk + (m - m0) * rs * j->esize, .rs_a = rs, .b = bp,
                     .c = j->C + m * j->ldc + n, .ldc = j->ldc,
                     .mr = (int)SDC_MIN(MR, m1 - m), .nr = (int)SDC_MIN(NR, c1 - n), .first = k0 == 0,
                     .bias = j->bias ? j->bias + n : NULL,
                     .res = j->res ? j->res + m * j->ldr + n : NULL, .ldr = j->ldr,
+                    .pf = next && off < bytes ? next + off : NULL, .pf_len = SDC_MIN(share, bytes - off),
                 };
                 if (j->direct_a && m >= m_full) {
                     u.a = abuf;
@@ -245,6 +255,10 @@ static void choose_tiles(gemm_job *j, int64_t cols, int64_t *n_tasks) {
     }
     int64_t m_tiles = sdc_ceil_div(pm, mcp);
     mcp = sdc_ceil_div(pm, m_tiles); /* even out the tiles */
+    /* Several K blocks: the task's C tile is read back and added to once
+     * per block, so it should stay in L2. */
+    int64_t cap = SDC_MAX(1, C_TILE_BYTES / (mcp * MR * NR * 4));
+    if (j->Kp > j->kc && sdc_ceil_div(pn, n_tiles) > cap) n_tiles = sdc_ceil_div(pn, cap);
     int64_t ncp = sdc_ceil_div(pn, n_tiles);
     j->mc = mcp * MR;
     j->nc = ncp * NR;

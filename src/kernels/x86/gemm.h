@@ -44,6 +44,10 @@ typedef struct sdc_ukr_args {
     const float *bias; /* at this tile's first column, or NULL */
     const float *res;  /* at this tile's [0, 0], or NULL; may alias c */
     int64_t ldr;
+    /* memory to bring into cache meanwhile (a share of the next B
+     * micro-panel, which may come from DRAM), or NULL */
+    const char *pf;
+    int64_t pf_len;
 } sdc_ukr_args;
 
 typedef struct sdc_gemm_isa {
