@@ -176,17 +176,16 @@ static inline __m512 exp2_fine(__m512 x) {
     return _mm512_scalef_ps(p, x);
 }
 
-static inline __m512 max_lo_hi(__m512 x, __m512 y, int lo, int hi) {
-    return _mm512_max_ps(_mm512_shuffle_f32x4(x, y, lo), _mm512_shuffle_f32x4(x, y, hi));
-}
+/* A macro: the shuffle immediates must be constants at the call (clang). */
+#define MAX_LO_HI(x, y, lo, hi) _mm512_max_ps(_mm512_shuffle_f32x4((x), (y), (lo)), _mm512_shuffle_f32x4((x), (y), (hi)))
 
 /* Lane i = the maximum of v[i]'s 16 lanes, for 16 vectors at once: a
  * transposing reduction tree (45 shuffles and maxima instead of 16
  * horizontal reductions). */
 static __m512 rowmax16(const __m512 v[16]) {
     __m512 a[8], b[4], c[2];
-    for (int k = 0; k < 8; k++) a[k] = max_lo_hi(v[k], v[k + 8], 0x44, 0xEE); /* 8 of v[k] | 8 of v[k+8] */
-    for (int k = 0; k < 4; k++) b[k] = max_lo_hi(a[k], a[k + 4], 0x88, 0xDD); /* 4 each: k, k+8, k+4, k+12 */
+    for (int k = 0; k < 8; k++) a[k] = MAX_LO_HI(v[k], v[k + 8], 0x44, 0xEE); /* 8 of v[k] | 8 of v[k+8] */
+    for (int k = 0; k < 4; k++) b[k] = MAX_LO_HI(a[k], a[k + 4], 0x88, 0xDD); /* 4 each: k, k+8, k+4, k+12 */
     for (int k = 0; k < 2; k++) {
         __m512d x = _mm512_castps_pd(b[k]), y = _mm512_castps_pd(b[k + 2]);
         c[k] = _mm512_max_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(x, y)), _mm512_castpd_ps(_mm512_unpackhi_pd(x, y)));
