@@ -95,4 +95,67 @@ static inline bool kt_within(const char *what, const float *got, const float *re
 /* Unit roundoff of f32. */
 #define KT_U 0x1p-24
 
+/* Bound on |Winograd F(2x2, 3x3) conv - reference| for bf16 compute (3x3,
+ * stride 1), per output: the kernel rounds the transformed weights
+ * U = G w_b G^T and inputs V = B^T d B to bf16 (w_b: weights rounded to
+ * bf16, as the reference rounds them; d: the f32 pixels, which the
+ * reference rounds instead), products exact, f32 sums:
+ *   |y - ref| <= (3 u_b + u_b^2 + (Cin + 16) u) S_w + 4 u (|ref| + |bias| + |res|),
+ *   S_w = sum_xi |A|(x)|A| sum_cin |U| (|B|^T |d| |B|),
+ * u_b = 2^-9 covering the roundings of U and V and the reference's
+ * rounding of d (|V_b - V| <= u_b |B|^T|d||B|). wf: the stored weight
+ * values [Cout, 3, 3, Cin] as f32; y_ref the reference output. A worst
+ * case over all terms: only gross errors exceed it (exactness tests in
+ * test_kernels_winograd.c catch the rest). */
+static inline void kt_winograd_bound(const sdc_conv2d_args *a, const float *wf, const float *y_ref, float *bound) {
+    int64_t OH = a->H + a->pad_t + a->pad_b - 2, OW = a->W + a->pad_l + a->pad_r - 2, Ci = a->Cin, Co = a->Cout;
+    double *U = malloc((size_t)(Co * Ci * 16) * sizeof(double)), *V = malloc((size_t)(Ci * 16) * sizeof(double));
+    if (!U || !V) abort();
+    static const double G[4][3] = {{1, 0, 0}, {.5, .5, .5}, {.5, -.5, .5}, {0, 0, 1}};
+    for (int64_t o = 0; o < Co; o++)
+        for (int64_t c = 0; c < Ci; c++)
+            for (int x = 0; x < 16; x++) {
+                double s = 0;
+                for (int i = 0; i < 3; i++)
+                    for (int k = 0; k < 3; k++)
+                        s += G[x / 4][i] * G[x % 4][k] * sdc_bf16_to_f32(sdc_f32_to_bf16(wf[((o * 3 + i) * 3 + k) * Ci + c]));
+                U[(o * Ci + c) * 16 + x] = fabs(s);
+            }
+    static const double Bt[4][4] = {{1, 0, 1, 0}, {0, 1, 1, 0}, {0, 1, 1, 0}, {0, 1, 0, 1}}; /* |B^T| */
+    static const double At[2][4] = {{1, 1, 1, 0}, {0, 1, 1, 1}};                            /* |A^T| */
+    double ub = 0x1p-9, k = 3 * ub + ub * ub + (double)(Ci + 16) * KT_U;
+    for (int64_t b = 0; b < a->B; b++)
+        for (int64_t ty = 0; ty < (OH + 1) / 2; ty++)
+            for (int64_t tx = 0; tx < (OW + 1) / 2; tx++) {
+                for (int64_t c = 0; c < Ci; c++)
+                    for (int x = 0; x < 16; x++) {
+                        double s = 0;
+                        for (int i = 0; i < 4; i++)
+                            for (int j = 0; j < 4; j++) {
+                                int64_t iy = 2 * ty - a->pad_t + i, ix = 2 * tx - a->pad_l + j;
+                                if (iy >= 0 && iy < a->H && ix >= 0 && ix < a->W)
+                                    s += Bt[x / 4][i] * Bt[x % 4][j] * fabs(a->x[((b * a->H + iy) * a->W + ix) * Ci + c]);
+                            }
+                        V[c * 16 + x] = s;
+                    }
+                for (int64_t o = 0; o < Co; o++) {
+                    double S[16] = {0};
+                    for (int64_t c = 0; c < Ci; c++)
+                        for (int x = 0; x < 16; x++) S[x] += U[(o * Ci + c) * 16 + x] * V[c * 16 + x];
+                    for (int y = 0; y < 2; y++)
+                        for (int z = 0; z < 2; z++) {
+                            int64_t oy = 2 * ty + y, ox = 2 * tx + z;
+                            if (oy >= OH || ox >= OW) continue;
+                            double sw = 0;
+                            for (int x = 0; x < 16; x++) sw += At[y][x / 4] * At[z][x % 4] * S[x];
+                            int64_t idx = ((b * OH + oy) * OW + ox) * Co + o;
+                            double extra = fabs(y_ref[idx]) + (a->bias ? fabs(a->bias[o]) : 0) +
+                                           (a->residual ? fabs(a->residual[idx]) : 0);
+                            bound[idx] = (float)(k * sw + 4 * KT_U * extra) + 1e-37f;
+                        }
+                }
+            }
+    free(U), free(V);
+}
+
 #endif

@@ -429,6 +429,9 @@ void sdc_x86_conv2d(const sdc_gemm_isa *isa, sdc_pool *pool, const sdc_conv2d_ar
     int64_t K = a->kh * a->kw * a->Cin;
     const x86_packed *pk = usable_packed(isa, a->packed, a->compute, a->Cout, K);
     if (!pk && !a->w) return; /* as in sdc_x86_gemm */
+    if (isa->winograd && isa->winograd(isa, pool, a, pk ? (const char *)pk + PACKED_HEADER : NULL,
+                                       pk ? pk->panel_bytes : 0))
+        return;
     gemm_job j = {
         .isa = isa, .M = a->B * OH * OW, .N = a->Cout, .K = K,
         .B = a->w, .b_type = a->w_type, .ldb = K, .pk = pk, .bias = a->bias, .res = a->residual,

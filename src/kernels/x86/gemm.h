@@ -20,6 +20,7 @@
 #ifndef SDC_KERNELS_X86_GEMM_H
 #define SDC_KERNELS_X86_GEMM_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "kernels/kernels.h"
@@ -69,6 +70,13 @@ typedef struct sdc_gemm_isa {
      * m < M <= SDC_GEMV_MAX_ROWS and n in [n0, n1). round: operands rounded
      * to bf16 (bf16 compute), products exact in f32. */
     void (*gemv)(const sdc_gemm_args *a, int64_t n0, int64_t n1, int round);
+    /* Optional (NULL: none): a 3x3 stride-1 convolution by Winograd
+     * F(2x2, 3x3) with bf16 products (winograd_avx512.c). panels: the
+     * weights in this isa's bf16 panels (packed ahead, panel_bytes apart),
+     * or NULL to pack a->w on the call. Returns false, having written
+     * nothing, when it declines the shape or lacks scratch memory. */
+    bool (*winograd)(const struct sdc_gemm_isa *isa, sdc_pool *pool, const sdc_conv2d_args *a, const void *panels,
+                     int64_t panel_bytes);
 } sdc_gemm_isa;
 
 /* GEMMs with at most this many rows take the gemv path. */

@@ -312,6 +312,7 @@ static const sdc_gemm_isa k_isa = {
 static const sdc_gemm_isa k_isa_bf16 = {
     .mr = MR, .nr = NR, .kc_f32 = 256, .kc_bf16 = 512, .mc_panels = 8, .bf16_native = 1,
     .pack_b = pack_b, .pack_a_row = pack_a_row, .ukr_f32 = ukr_f32, .ukr_bf16 = ukr_bf16, .gemv = gemv,
+    .winograd = sdc_avx512_conv_winograd,
 };
 
 const sdc_gemm_isa *sdc_avx512_gemm_isa(void) { return sdc_cpu_get()->avx512_bf16 ? &k_isa_bf16 : &k_isa; }

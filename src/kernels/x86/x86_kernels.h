@@ -37,6 +37,15 @@ const sdc_gemm_isa *sdc_avx512_gemm_isa_emulated_bf16(void);
 size_t sdc_avx512_packed_size(int64_t N, int64_t K, sdc_dtype t, sdc_compute compute);
 sdc_packed_weights *sdc_avx512_pack_weights(sdc_pool *pool, int64_t N, int64_t K, sdc_dtype t, const void *B,
                                             int64_t ldb, sdc_compute compute, void *dst);
+/* 3x3 stride-1 convolution by Winograd F(2x2, 3x3) in bf16 (the avx512
+ * isa's winograd entry, see gemm.h), and whether it takes a shape (for
+ * tests: its rounding differs from the direct convolution's). */
+bool sdc_avx512_conv_winograd(const sdc_gemm_isa *isa, sdc_pool *pool, const sdc_conv2d_args *a, const void *panels,
+                              int64_t panel_bytes);
+bool sdc_avx512_winograd_fits(const sdc_conv2d_args *a);
+/* Tests only: chunk budgets in bytes (transformed weights; V and M of a
+ * tile chunk), 0 = defaults. Not thread-safe. */
+void sdc_avx512_winograd_set_budgets(size_t u_bytes, size_t vm_bytes);
 /* Attention with vdpbf16ps for Q.K^T and P.V (bf16 compute; needs
  * AVX512_BF16): attention_bf16_avx512.c. */
 void sdc_avx512_attention_bf16(sdc_pool *pool, const sdc_attention_args *a);
