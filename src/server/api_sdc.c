@@ -234,7 +234,8 @@ static void run_doodle(sdc_server *s, srv_job *j) {
     srv_progress_begin(s, "doodle", 1);
     char dec[SDC_CAT_PATH_MAX], enc[SDC_CAT_PATH_MAX];
     if (sdc_catalog_taesd(&s->cat, dec, enc, sizeof dec) && sdc_model_cache_taesd(s->cache, dec, enc, &dr.taesd, &err))
-        dr.taesd = NULL, sdc_error_clear(&err); /* fall back on the VAE */
+        sdc_logf(s->o.log, SDC_LOG_WARN, "doodle: TAESD unusable, using the VAE: %s", sdc_error_msg(&err)),
+            dr.taesd = NULL, sdc_error_clear(&err); /* fall back on the VAE */
     sdc_sd_model *m;
     float *lat = malloc((size_t)(4 * (d->height / 8) * (d->width / 8)) * sizeof(float));
     sdc_image img = {0};

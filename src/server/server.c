@@ -384,7 +384,7 @@ static sdc_status setup(sdc_server *s, const sdc_server_opts *o, sdc_error *err)
     sdc_model_cache_opts mo = {.max_checkpoints = o->max_models > 0 ? o->max_models : 1, .mat_dtype = o->mat_dtype,
                                .vocab = s->vocab[0] ? s->vocab : NULL,
                                .fallback_vocab = access(s->root_vocab, R_OK) == 0 ? s->root_vocab : NULL,
-                               .log = o->log, .pool = s->pool};
+                               .log = o->log, .pool = s->pool, .pack = o->compute};
     st = sdc_model_cache_new(&mo, &s->cache, err);
     s->history = json_object();
     s->options = json_object();

@@ -1,11 +1,13 @@
 /* Loaded-model cache (see model_cache.h). */
 #include "workflow/model_cache.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "formats/model_files.h"
+#include "kernels/kernels.h"
 
 enum { K_CKPT = 0, K_VAE, K_TAESD, K_CN, K_COUNT };
 
@@ -139,8 +141,10 @@ static sdc_status load_checkpoint(sdc_model_cache *c, const sdc_model_key *key, 
         if (sdc_clip_vocab_find(NULL, key->path, found, sizeof found, &probe) != SDC_OK) vocab = c->o.fallback_vocab;
     }
     if (!st) {
+        sdc_wpack pack = {.k = sdc_kernels_best(), .compute = c->o.pack, .pool = c->o.pool};
         sdc_sd_model_opts mo = {.model_path = key->path, .vocab_path = vocab, .mat_dtype = c->o.mat_dtype,
-                                .prediction = -1, .log = c->o.log, .loras = set};
+                                .prediction = -1, .log = c->o.log, .loras = set,
+                                .pack = c->o.pack == SDC_COMPUTE_BF16 ? &pack : NULL};
         st = sdc_sd_model_load(&mo, out, err);
     }
     sdc_lora_set_free(set);
@@ -188,8 +192,13 @@ sdc_status sdc_model_cache_taesd(sdc_model_cache *c, const char *dec, const char
     if ((*out = lookup(c, K_TAESD, key))) return SDC_OK;
     make_room(c, K_TAESD);
     const char *paths[2] = {dec, enc};
+    /* one file holding both halves (diffusers AutoencoderTiny), reached
+     * under both names (e.g. links): opened once */
+    char rd[PATH_MAX], re[PATH_MAX];
+    int n = enc && enc[0] ? 2 : 1;
+    if (n == 2 && realpath(dec, rd) && realpath(enc, re) && strcmp(rd, re) == 0) n = 1;
     /* TAESD is small: f32 weights keep previews exact and cost nothing */
-    sdc_status st = sdc_taesd_open(paths, enc && enc[0] ? 2 : 1, SDC_DTYPE_F32, out, err);
+    sdc_status st = sdc_taesd_open(paths, n, SDC_DTYPE_F32, out, err);
     if (!st) insert(c, K_TAESD, key, *out);
     return st;
 }

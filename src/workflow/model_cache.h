@@ -39,7 +39,9 @@ typedef struct sdc_model_cache_opts {
     const char *vocab;    /* NULL: search beside the model (clip_tokenizer.h) */
     const char *fallback_vocab; /* used when that search finds nothing (e.g. MODELS/bpe_simple_vocab_16e6.txt.gz) */
     const sdc_log *log;
-    sdc_pool *pool;       /* for LoRA merges (borrowed) */
+    sdc_pool *pool;       /* for LoRA merges and packing (borrowed) */
+    sdc_compute pack;     /* SDC_COMPUTE_BF16: pack U-Net weights at load for the best kernels, as
+                           * `sdc generate --precision bf16` does; F32 (0): no packing */
 } sdc_model_cache_opts;
 
 typedef struct sdc_model_cache sdc_model_cache;

@@ -8,6 +8,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "formats/make_model.h"
 #include "image/image_io.h"
 #include "pipeline/generate.h"
 #include "test_workflow_common.h"
@@ -506,4 +507,34 @@ TEST(workflow_image_resize_matches_torch_rules) {
     sdc_wf_center_crop(64, 64, 128, 64, &cx, &cy, &cw, &ch);
     CHECK(cx == 0 && cy == 16 && cw == 64 && ch == 32);
     sdc_wf_value_unref(img), sdc_wf_value_unref(up), sdc_wf_value_unref(ne), sdc_wf_value_unref(down);
+}
+
+/* One TAESD file holding both halves (diffusers' AutoencoderTiny layout)
+ * reached as both taesd_decoder.* and taesd_encoder.* (links, as a user may
+ * set up vae/): the cache opens it once and gets both halves, where opening
+ * it twice would refuse a second decoder. Two distinct files holding both
+ * halves are still refused. */
+TEST(workflow_cache_taesd_one_file_two_names) {
+    fixture f;
+    REQUIRE(fixture_init(&f) == 0);
+    sdc_error err;
+    sdc_error_clear(&err);
+    char both[PATH_MAX], dec[PATH_MAX + 32], enc[PATH_MAX + 32], other[PATH_MAX + 32];
+    snprintf(both, sizeof both, "%s", sdc_test_tmp("taesd_both.safetensors"));
+    snprintf(dec, sizeof dec, "%s/taesd_decoder.safetensors", f.dirs.models);
+    snprintf(enc, sizeof enc, "%s/taesd_encoder.safetensors", f.dirs.models);
+    snprintf(other, sizeof other, "%s/taesd_copy.safetensors", f.dirs.models);
+    sdc_make_model_opts mo = {.family = "taesd", .size = "tiny", .seed = 3, .dtype = SDC_DTYPE_F32, .overwrite = 1,
+                              .threads = 1};
+    REQUIRE_MSG(sdc_make_model(both, &mo, NULL, &err) == SDC_OK, "%s", sdc_error_msg(&err));
+    REQUIRE(sdc_make_model(other, &mo, NULL, &err) == SDC_OK);
+    unlink(dec), unlink(enc);
+    REQUIRE(symlink(both, dec) == 0 && symlink(both, enc) == 0);
+    sdc_taesd *t = NULL;
+    CHECK_MSG(sdc_model_cache_taesd(f.cache, dec, enc, &t, &err) == SDC_OK, "%s", sdc_error_msg(&err));
+    CHECK(t != NULL && t->enc.present);
+    sdc_error_clear(&err);
+    CHECK(sdc_model_cache_taesd(f.cache, dec, other, &t, &err) != SDC_OK);
+    unlink(dec), unlink(enc), unlink(other), unlink(both);
+    fixture_free(&f);
 }

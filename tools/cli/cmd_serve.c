@@ -45,7 +45,7 @@ static int make_server_opts(const serve_opts *o, sdc_server_opts *so) {
     so->max_body = (size_t)o->max_body_mb << 20;
     if (!o->web && access("web/index.html", R_OK) == 0) so->web_dir = "web";
     if (!strcmp(o->precision, "f32")) so->mat_dtype = SDC_WLOAD_KEEP, so->compute = SDC_COMPUTE_F32;
-    else if (!strcmp(o->precision, "bf16")) so->mat_dtype = SDC_DTYPE_BF16, so->compute = SDC_COMPUTE_BF16;
+    else if (!strcmp(o->precision, "bf16")) so->mat_dtype = SDC_WLOAD_KEEP, so->compute = SDC_COMPUTE_BF16;
     else if (!strcmp(o->precision, "f16")) so->mat_dtype = SDC_DTYPE_F16, so->compute = SDC_COMPUTE_F32;
     else return fail("--precision must be f32, bf16 or f16");
     if (!strcmp(o->preview, "none")) so->previews = 0;
