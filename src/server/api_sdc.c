@@ -192,10 +192,59 @@ static sdc_status decode(doodle_run *dr, const doodle *d, const sdc_sd_model *m,
     return sdc_image_from_tensor(img, 0, SDC_RANGE_PM1, SDC_U8_TRUNCATE, out, err);
 }
 
+void srv_cond_memo_clear(srv_cond_memo *m) {
+    free(m->key), free(m->cond), free(m->uncond);
+    memset(m, 0, sizeof *m);
+}
+
+static float *copy_tensor(const sdc_tensor *t, int64_t shape[3]) {
+    size_t n = (size_t)sdc_tensor_numel(t);
+    float *p = malloc(n * sizeof *p);
+    if (p) memcpy(p, t->data, n * sizeof *p);
+    for (int i = 0; i < 3; i++) shape[i] = t->shape[i];
+    return p;
+}
+
+static sdc_tensor *memo_tensor(sdc_ctx *c, const float *p, const int64_t shape[3]) {
+    sdc_tensor *t = sdc_new_3d(c, shape[0], shape[1], shape[2]);
+    if (t) memcpy(t->data, p, (size_t)sdc_tensor_numel(t) * sizeof *p);
+    return t;
+}
+
+/* cond and uncond (cfg != 1) for the doodle's prompts: from the memo when
+ * the model and prompts are those of the previous frame; 0 on success */
+static int conditioning(doodle_run *dr, const doodle *d, const sdc_sd_model *m, sdc_tensor **cond,
+                        sdc_tensor **uncond) {
+    srv_cond_memo *memo = &dr->srv->doodle_memo;
+    char model[sizeof(sdc_model_key) + 64];
+    sdc_model_key_text(&d->key, model, sizeof model);
+    int need_uncond = d->cfg != 1.0f;
+    size_t kn = strlen(model) + strlen(d->prompt) + strlen(d->negative) + 32;
+    char *key = malloc(kn); /* the prompt's length keeps "a|b" + "" apart from "a" + "b" */
+    if (key) snprintf(key, kn, "%s\n%zu:%s\n%s", model, strlen(d->prompt), d->prompt, d->negative);
+    if (key && memo->key && !strcmp(memo->key, key) && (memo->uncond || !need_uncond)) {
+        free(key);
+        *cond = memo_tensor(&dr->ctx, memo->cond, memo->cond_shape);
+        *uncond = need_uncond ? memo_tensor(&dr->ctx, memo->uncond, memo->uncond_shape) : NULL;
+        return !*cond || (need_uncond && !*uncond);
+    }
+    *cond = sdc_encode_prompt(&dr->ctx, m, d->prompt, 0);
+    *uncond = need_uncond ? sdc_encode_prompt(&dr->ctx, m, d->negative, 0) : NULL;
+    if (!*cond || (need_uncond && !*uncond)) {
+        free(key);
+        return 1;
+    }
+    srv_cond_memo_clear(memo);
+    memo->key = key; /* a memo without a key is never used */
+    memo->cond = copy_tensor(*cond, memo->cond_shape);
+    memo->uncond = *uncond ? copy_tensor(*uncond, memo->uncond_shape) : NULL;
+    if (!memo->cond || (*uncond && !memo->uncond)) srv_cond_memo_clear(memo);
+    return 0;
+}
+
 static sdc_status sample(doodle_run *dr, doodle *d, const sdc_sd_model *m, float *out, sdc_error *err) {
-    sdc_tensor *cond = sdc_encode_prompt(&dr->ctx, m, d->prompt, 0);
-    sdc_tensor *uncond = d->cfg != 1.0f ? sdc_encode_prompt(&dr->ctx, m, d->negative, 0) : NULL;
-    if (!cond || (d->cfg != 1.0f && !uncond)) return ctx_err(&dr->ctx, err);
+    sdc_tensor *cond, *uncond;
+    if (conditioning(dr, d, m, &cond, &uncond)) return ctx_err(&dr->ctx, err);
     sdc_ksample k;
     sdc_ksample_default(&k);
     k.B = 1, k.C = 4, k.h = d->height / 8, k.w = d->width / 8;

@@ -453,6 +453,7 @@ void sdc_server_stop(sdc_server *s) {
     srv_jobs_stop(s);
     srv_ws_shutdown(s);
     sdc_wf_exec_free(s->exec);
+    srv_cond_memo_clear(&s->doodle_memo);
     sdc_model_cache_free(s->cache);
     sdc_pool_destroy(s->pool);
     json_decref(s->history);

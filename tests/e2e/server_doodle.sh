@@ -28,6 +28,11 @@ jq -r '.image' "$T/body" | base64 -d >"$T/d1.png"
 png_ok "$T/d1.png" && [ "$(png_size "$T/d1.png")" = 64x64 ] || fail "doodle image"
 [ "$(post /sdc/v1/doodle "$DOODLE")" = 200 ] || fail "doodle again"
 jq -r '.image' "$T/body" | base64 -d | cmp -s - "$T/d1.png" || fail "same doodle, different picture"
+# the prompts' conditioning is kept between frames: a new prompt must not reuse it
+[ "$(post /sdc/v1/doodle "${DOODLE/a house/a boat}")" = 200 ] || fail "doodle, new prompt"
+jq -r '.image' "$T/body" | base64 -d | cmp -s - "$T/d1.png" && fail "a new prompt gave the old picture"
+[ "$(post /sdc/v1/doodle "$DOODLE")" = 200 ] || fail "doodle, first prompt again"
+jq -r '.image' "$T/body" | base64 -d | cmp -s - "$T/d1.png" || fail "back to the first prompt, different picture"
 [ "$(post /sdc/v1/doodle '{"prompt": "no image"}')" = 422 ] || fail "doodle without an image"
 [ "$(post /sdc/v1/doodle "{\"image\": \"$SKETCH\", \"controlnet\": \"missing\"}")" = 404 ] || fail "unknown ControlNet not 404"
 
