@@ -61,6 +61,14 @@ static void cache_store(const char *file, long long size, long long mtime, const
     fclose(f);
 }
 
+int sdc_file_sha256_cached(const char *path, char hex[65]) {
+    struct stat st;
+    char real[PATH_MAX];
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || !realpath(path, real)) return 0;
+    long long mtime = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+    return cache_lookup(real, (long long)st.st_size, mtime, hex);
+}
+
 sdc_status sdc_file_sha256(const char *path, int use_cache, char hex[65], sdc_error *err) {
     struct stat st;
     char real[PATH_MAX];

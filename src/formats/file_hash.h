@@ -11,5 +11,8 @@
 
 /* hex: 64 digits + NUL. use_cache: consult and update the cache. */
 sdc_status sdc_file_sha256(const char *path, int use_cache, char hex[65], sdc_error *err);
+/* The cached digest only (never reads the file): 1 when the cache holds
+ * one for the file as it is now (size and time unchanged), else 0. */
+int sdc_file_sha256_cached(const char *path, char hex[65]);
 
 #endif

@@ -13,6 +13,7 @@
 
 #include "base/util.h"
 #include "image/image_io.h"
+#include "formats/file_hash.h"
 #include "image/infotext.h"
 #include "image/mask.h"
 #include "image/preprocess.h"
@@ -39,6 +40,7 @@ typedef struct gen_req {
     sdc_sampler_kind sampler;
     sdc_scheduler scheduler;
     char sampler_label[64], sched_label[64], model_name[256], model_title[SDC_MODEL_PATH_MAX];
+    char model_hash[65]; /* A1111's short hash (10 hex digits), "" when the file has none (a folder) */
     int steps, batch_size, n_iter, width, height, clip_skip, mask_blur, send_images, save_images;
     float cfg, denoise, eta;
     sdc_model_key key;
@@ -383,6 +385,7 @@ static char *infotext(const gen_req *q, long long seed) {
     ip.seed = seed;
     ip.width = q->width, ip.height = q->height;
     sdc_gen_params_set_str(&ip.model_name, q->model_name, &err);
+    if (q->model_hash[0]) sdc_gen_params_set_str(&ip.model_hash, q->model_hash, &err);
     if (q->img2img) ip.denoising_strength = q->denoise;
     ip.clip_skip = q->clip_skip;
     sdc_gen_params_set_str(&ip.version, "sdc", &err);
@@ -437,14 +440,15 @@ static json_t *info_json(const gen_req *q, const outputs *o, const char *stamp) 
         json_array_append_new(prompts, json_string(q->prompt));
         json_array_append_new(negs, json_string(q->negative));
     }
-    json_t *info = json_pack("{s:s, s:o, s:s, s:o, s:I, s:O, s:I, s:O, s:f, s:i, s:i, s:s, s:f, s:i, s:i, s:b, s:n, s:s, s:n,"
+    json_t *info = json_pack("{s:s, s:o, s:s, s:o, s:I, s:O, s:I, s:O, s:f, s:i, s:i, s:s, s:f, s:i, s:i, s:b, s:n, s:s, s:o,"
                              " s:n, s:n, s:i, s:i, s:f, s:{}, s:i, s:O, s:[], s:s, s:i, s:b, s:s, s:O}",
                              "prompt", q->prompt, "all_prompts", prompts, "negative_prompt", q->negative,
                              "all_negative_prompts", negs, "seed", (json_int_t)q->seed, "all_seeds", o->seeds, "subseed",
                              (json_int_t)q->seed, "all_subseeds", o->seeds, "subseed_strength", 0.0, "width", q->width,
                              "height", q->height, "sampler_name", q->sampler_label, "cfg_scale", (double)q->cfg, "steps",
                              q->steps, "batch_size", q->batch_size, "restore_faces", 0, "face_restoration_model",
-                             "sd_model_name", q->model_name, "sd_model_hash", "sd_vae_name", "sd_vae_hash",
+                             "sd_model_name", q->model_name, "sd_model_hash", q->model_hash[0] ? json_string(q->model_hash) : json_null(),
+                             "sd_vae_name", "sd_vae_hash",
                              "seed_resize_from_w", -1, "seed_resize_from_h", -1, "denoising_strength", (double)q->denoise,
                              "extra_generation_params", "index_of_first_image", 0, "infotexts", o->infotexts, "styles",
                              "job_timestamp", stamp, "clip_skip", q->clip_skip, "is_using_inpainting_conditioning", 0,
@@ -538,6 +542,12 @@ static void run_a1111(sdc_server *s, srv_job *j) {
     if (s->o.previews && sdc_catalog_taesd(&s->cat, dec, enc, sizeof dec) && sdc_model_cache_taesd(s->cache, dec, NULL, &rs.taesd, &err))
         rs.taesd = NULL, sdc_error_clear(&err);
     sdc_status st = sdc_model_cache_checkpoint(s->cache, &q->key, &m, &err);
+    /* as A1111 does when it loads a checkpoint: its SHA-256, once per file
+     * (cached in ~/.cache/sdc), for the infotext and /sdapi/v1/sd-models */
+    sdc_error herr;
+    sdc_error_clear(&herr);
+    if (!st && sdc_file_sha256(q->key.path, 1, q->model_hash, &herr) == SDC_OK) q->model_hash[10] = '\0';
+    else q->model_hash[0] = '\0';
     if (!st) st = run_batches(s, j, q, m, &rs, &o, &err);
     if (st && st != SDC_ERR_CANCELLED) {
         j->http_status = st == SDC_ERR_INVALID_ARG || st == SDC_ERR_UNSUPPORTED ? 422 : 500;

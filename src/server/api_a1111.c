@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "base/util.h"
+#include "formats/file_hash.h"
 #include "image/image_io.h"
 #include "image/infotext.h"
 #include "image/png_io.h"
@@ -159,7 +160,16 @@ static void get_models(srv_req *r, sdc_cat_kind kind) {
         for (size_t i = 0; a && i < l.n; i++) {
             char stem[512];
             sdc_catalog_stem(l.names[i], stem, sizeof stem);
-            if (kind == SDC_CAT_CHECKPOINT) /* hashes are not computed: A1111 shows null until it has them */
+            char sha[65];
+            if (kind == SDC_CAT_CHECKPOINT && sdc_file_sha256_cached(l.paths[i], sha)) {
+                /* hashed before (at a load, by any sdc): A1111's "name [short hash]" title */
+                char title[1100], hash[11];
+                snprintf(hash, sizeof hash, "%.10s", sha);
+                snprintf(title, sizeof title, "%.1000s [%s]", l.names[i], hash);
+                json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "title", title, "model_name", stem,
+                                                   "hash", hash, "sha256", sha, "filename", l.paths[i], "config",
+                                                   config_of(l.paths[i])));
+            } else if (kind == SDC_CAT_CHECKPOINT) /* not hashed yet: A1111 too shows null until a load hashes it */
                 json_array_append_new(a, json_pack("{s:s, s:s, s:n, s:n, s:s, s:o}", "title", l.names[i], "model_name", stem,
                                                    "hash", "sha256", "filename", l.paths[i], "config", config_of(l.paths[i])));
             else if (kind == SDC_CAT_VAE)

@@ -20,8 +20,8 @@ jq -e '.[] | select(.name == "DPM++ 2M") | .options.scheduler == "karras" and (.
     fail "DPM++ 2M entry"
 [ "$(get /sdapi/v1/schedulers)" = 200 ] && jq -e 'map(.name) | index("karras") and index("automatic")' "$T/body" >/dev/null || fail "schedulers"
 [ "$(get /sdapi/v1/sd-models)" = 200 ] || fail "sd-models"
-jq -e '.[0].title == "sd15-random-tiny.safetensors" and .[0].model_name == "sd15-random-tiny" and (.[0].config | endswith(".yaml"))' \
-    "$T/body" >/dev/null || fail "sd-models: $(cat "$T/body")"
+jq -e '.[0].title == "sd15-random-tiny.safetensors" and .[0].model_name == "sd15-random-tiny" and (.[0].config | endswith(".yaml"))
+    and .[0].hash == null' "$T/body" >/dev/null || fail "sd-models: $(cat "$T/body")"
 for p in loras upscalers sd-vae; do
     [ "$(get /sdapi/v1/$p)" = 200 ] && jq -e 'type == "array"' "$T/body" >/dev/null || fail "$p"
 done
@@ -43,6 +43,16 @@ jq -r '.images[0]' "$T/t2i.json" | base64 -d >"$T/a.png"
 jq -r '.images[1]' "$T/t2i.json" | base64 -d >"$T/b.png"
 png_ok "$T/a.png" || fail "image 0 is not a PNG"
 grep -a -q "Steps: 3, Sampler: Euler a" "$T/a.png" || fail "PNG lacks the infotext"
+# loading hashed the checkpoint, as A1111 does: infotext, info and the listing carry its SHA-256
+SHA=$(sha256sum "$(abspath "$SHARED/reference/model/sd15-random-tiny.safetensors")" | cut -c1-64)
+grep -a -q "Model hash: ${SHA:0:10}, Model: sd15-random-tiny" "$T/a.png" || fail "PNG lacks the model hash ${SHA:0:10}"
+jq -e --arg h "${SHA:0:10}" '.sd_model_hash == $h' "$T/info.json" >/dev/null || fail "info sd_model_hash"
+[ "$(get /sdapi/v1/sd-models)" = 200 ] && jq -e --arg h "${SHA:0:10}" --arg s "$SHA" \
+    '.[0].title == "sd15-random-tiny.safetensors [" + $h + "]" and .[0].hash == $h and .[0].sha256 == $s' "$T/body" >/dev/null ||
+    fail "sd-models after a load: $(cat "$T/body")"
+# A1111 clients send the title back
+[ "$(post /sdapi/v1/txt2img "{\"prompt\": \"x\", \"steps\": 1, \"width\": 64, \"height\": 64, \"override_settings\": {\"sd_model_checkpoint\": \"sd15-random-tiny.safetensors [${SHA:0:10}]\"}}")" = 200 ] ||
+    fail "checkpoint by title with hash: $(cat "$T/body")"
 grep -a -q "Seed: 42" "$T/a.png" && grep -a -q "Seed: 43" "$T/b.png" || fail "per-image seeds missing from the PNGs"
 grep -a -q "Negative prompt: blurry" "$T/a.png" || fail "negative prompt missing"
 # the same request again gives the same bytes; another seed does not
@@ -143,7 +153,7 @@ mkdir -p "$MODELS/sub" && mv "$MODELS"/sd15-random-tiny.* "$MODELS/sub/"
 ln -s "$(abspath "$SHARED/reference/model/sd15-random-tiny-diffusers")" "$MODELS/"
 SRV_CWD=$T srv_start
 # a diffusers folder is a checkpoint too (listed by its folder name; brings its own tokenizer)
-[ "$(get /sdapi/v1/sd-models)" = 200 ] && jq -e 'map(.title) == ["sd15-random-tiny-diffusers", "sub/sd15-random-tiny.safetensors"]' \
+[ "$(get /sdapi/v1/sd-models)" = 200 ] && jq -e 'map(.title | sub(" \\[[0-9a-f]{10}\\]$"; "")) == ["sd15-random-tiny-diffusers", "sub/sd15-random-tiny.safetensors"]' \
     "$T/body" >/dev/null || fail "listing with a diffusers folder: $(cat "$T/body")"
 [ "$(post /sdapi/v1/txt2img '{"prompt": "x", "steps": 2, "width": 64, "height": 64, "override_settings": {"sd_model_checkpoint": "sd15-random-tiny-diffusers"}}')" = 200 ] ||
     fail "diffusers folder: $(cat "$T/body")"

@@ -39,7 +39,8 @@ srv_start() {
     rm -f "$T/port"
     local sdc
     sdc=$(abspath "$SDC")
-    (cd "${SRV_CWD:-.}" && exec "$sdc" serve --models-dir "$MODELS" --port 0 --port-file "$T/port" --output-dir "$T/output" \
+    # its own hash cache: what /sdapi/v1/sd-models shows must not depend on earlier runs
+    (cd "${SRV_CWD:-.}" && XDG_CACHE_HOME=$T/cache exec "$sdc" serve --models-dir "$MODELS" --port 0 --port-file "$T/port" --output-dir "$T/output" \
         --input-dir "$T/input" --temp-dir "$T/temp" --threads 2 "$@" >"$T/server.log" 2>&1) &
     SRV_PID=$!
     for _ in $(seq 1 300); do
