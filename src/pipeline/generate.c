@@ -154,6 +154,7 @@ static sdc_status sample(run *r, sdc_pool *pool, const sdc_tensor *cond, const s
     k.latent = r->init_latent;
     k.denoise = r->init_latent ? p->strength : 1.0f;
     k.rule = p->img2img_rule;
+    k.init_noise = p->init_noise;
     k.seed = p->seed;
     k.rng = p->rng;
     k.noise = p->noise;

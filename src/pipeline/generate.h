@@ -42,6 +42,8 @@ typedef struct sdc_gen_request {
     const sdc_image *init_image; /* RGB, width x height */
     float strength;              /* denoising strength in [0, 1] */
     sdc_img2img_rule img2img_rule; /* steps a strength runs: SDC_IMG2IMG_DIFFUSERS (default), _A1111, _COMFY */
+    sdc_init_noise init_noise;     /* txt2img start: the scheduler's rule (AUTO, default) or forced:
+                                    * SIGMA = noise * sigma_max as A1111 does, VP = * sqrt(1 + sigma_max^2) */
     const sdc_image *mask;       /* white = repaint; width x height; NULL: whole image */
     int mask_blur;               /* Gaussian blur radius in pixels (A1111 mask_blur), 0 = none */
 

@@ -121,6 +121,7 @@ static sdc_status build_schedule(run *r, sdc_error *err) {
     sdc_sched_opts so;
     sdc_sched_opts_default(&so);
     so.discard_penultimate = sdc_sampler_discards_penultimate(k->sampler);
+    so.init_noise = k->init_noise;
     sdc_status st = sdc_noise_schedule_init(&r->train, 0.00085, 0.012, 1000, err);
     if (st) return st;
     if (k->latent && k->denoise < 1.0f)

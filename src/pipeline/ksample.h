@@ -46,6 +46,7 @@ typedef struct sdc_ksample {
     const float *latent;          /* [B, C, h, w] start latent, or NULL (empty: zeros) */
     float denoise;                /* 1: full; < 1: img2img strength under `rule` */
     sdc_img2img_rule rule;
+    sdc_init_noise init_noise;    /* full-denoise start: AUTO (the scheduler's rule), SIGMA or VP */
     int start_step, end_step;     /* slice of the schedule (KSamplerAdvanced); end < 0: to the end */
     int add_noise;                /* 0: no noise is added to the start latent */
     int force_full_denoise;       /* with a slice: end at sigma 0 */

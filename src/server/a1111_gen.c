@@ -42,6 +42,7 @@ typedef struct gen_req {
     char sampler_label[64], sched_label[64], model_name[256], model_title[SDC_MODEL_PATH_MAX];
     char model_hash[65]; /* A1111's short hash (10 hex digits), "" when the file has none (a folder) */
     int steps, batch_size, n_iter, width, height, clip_skip, mask_blur, send_images, save_images;
+    int sgm_noise; /* A1111's sgm_noise_multiplier option */
     float cfg, denoise, eta;
     sdc_model_key key;
     sdc_image init, mask;
@@ -147,9 +148,10 @@ static int parse_model(sdc_server *s, fields *f, gen_req *q, char *msg, size_t m
         return 404;
     }
     sdc_catalog_stem(q->model_title, q->model_name, sizeof q->model_name);
-    json_t *cs = json_object_get(ov, "CLIP_stop_at_last_layers");
+    json_t *cs = json_object_get(ov, "CLIP_stop_at_last_layers"), *sgm = json_object_get(ov, "sgm_noise_multiplier");
     pthread_mutex_lock(&s->lock);
     q->clip_skip = s->clip_skip;
+    q->sgm_noise = json_is_boolean(sgm) ? json_is_true(sgm) : json_is_true(json_object_get(s->options, "sgm_noise_multiplier"));
     pthread_mutex_unlock(&s->lock);
     if (json_is_integer(cs) && json_integer_value(cs) >= 1 && json_integer_value(cs) <= 12) q->clip_skip = (int)json_integer_value(cs);
     return 0;
@@ -482,6 +484,9 @@ static void fill_request(const gen_req *q, sdc_gen_request *g) {
     g->eta = q->eta;
     g->clip_skip = q->clip_skip;
     g->rng = SDC_RNG_PHILOX;
+    /* A1111 starts from noise * sigma_max (its sgm_noise_multiplier option, off by default,
+     * gives the sqrt(1 + sigma_max^2) that ComfyUI and diffusers use) */
+    g->init_noise = q->sgm_noise ? SDC_INIT_NOISE_VP : SDC_INIT_NOISE_SIGMA;
     g->batch_size = q->batch_size;
     if (q->img2img) {
         g->init_image = &q->init;

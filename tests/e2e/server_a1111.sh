@@ -50,6 +50,21 @@ jq -e --arg h "${SHA:0:10}" '.sd_model_hash == $h' "$T/info.json" >/dev/null || 
 [ "$(get /sdapi/v1/sd-models)" = 200 ] && jq -e --arg h "${SHA:0:10}" --arg s "$SHA" \
     '.[0].title == "sd15-random-tiny.safetensors [" + $h + "]" and .[0].hash == $h and .[0].sha256 == $s' "$T/body" >/dev/null ||
     fail "sd-models after a load: $(cat "$T/body")"
+# the same settings through the CLI (A1111's philox noise, started at noise x sigma_max and
+# truncated to 8 bits as A1111 does) give the same pixels; sgm_noise_multiplier switches to
+# sqrt(1 + sigma_max^2)
+for sgm in false true; do
+    [ "$(post /sdapi/v1/txt2img "{\"prompt\": \"a red fox\", \"negative_prompt\": \"blurry\", \"seed\": 7, \"steps\": 3,
+        \"width\": 64, \"height\": 64, \"sampler_name\": \"Euler\", \"scheduler\": \"karras\", \"cfg_scale\": 6,
+        \"override_settings\": {\"sgm_noise_multiplier\": $sgm}}")" = 200 ] || fail "txt2img sgm=$sgm: $(cat "$T/body")"
+    jq -r '.images[0]' "$T/body" | base64 -d >"$T/api_$sgm.png"
+    rule=sigma && [ $sgm = true ] && rule=vp
+    "$SDC" generate --model "$SHARED/reference/model/sd15-random-tiny.safetensors" --vocab "$SHARED/clip" \
+        -p "a red fox" -n "blurry" --seed 7 --steps 3 -W 64 -H 64 --sampler euler --scheduler karras --cfg-scale 6 \
+        --rng philox --init-noise $rule --rounding truncate -o "$T/cli_$sgm.png" >/dev/null 2>&1 || fail "CLI generate ($rule)"
+    "$SDC" compare "$T/api_$sgm.png" "$T/cli_$sgm.png" --tol 0 >"$T/cmp" || fail "API vs CLI, sgm=$sgm: $(cat "$T/cmp")"
+done
+"$SDC" compare "$T/api_false.png" "$T/api_true.png" --tol 0 >/dev/null && fail "sgm_noise_multiplier changed nothing"
 # A1111 clients send the title back
 [ "$(post /sdapi/v1/txt2img "{\"prompt\": \"x\", \"steps\": 1, \"width\": 64, \"height\": 64, \"override_settings\": {\"sd_model_checkpoint\": \"sd15-random-tiny.safetensors [${SHA:0:10}]\"}}")" = 200 ] ||
     fail "checkpoint by title with hash: $(cat "$T/body")"

@@ -1,18 +1,22 @@
 /* `sdc compare A B [--tol T]`: compares tensors of two safetensors files,
  * or two folders of stage dumps (--dump-dir), in the order the stages were
  * written, and names the first stage whose max |a - b| exceeds the
- * tolerance (relative to max |b|). Exit 0 when all agree, 1 when one
- * differs, 2 on bad usage. */
+ * tolerance (relative to max |b|), or the pixels of two images (PNG, JPEG,
+ * WebP; values in [0, 1], the tolerance absolute). Exit 0 when all agree,
+ * 1 when one differs, 2 on bad usage. */
 #include <dirent.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "args.h"
 #include "cli.h"
 #include "formats/weight_file.h"
+#include "image/image_io.h"
 
 typedef struct cmp_result {
     double max_abs, scale;
@@ -101,6 +105,48 @@ static int compare_files(const char *sa, const char *sb, const char *label, doub
     return rc;
 }
 
+/* a file name with an image extension */
+static bool is_image(const char *path) {
+    const char *dot = strrchr(path, '.');
+    static const char *const ext[] = {".png", ".jpg", ".jpeg", ".webp"};
+    for (size_t i = 0; dot && i < sizeof ext / sizeof *ext; i++)
+        if (strcasecmp(dot, ext[i]) == 0) return true;
+    return false;
+}
+
+/* pixels of two images as values in [0, 1]: same size and channels, max
+ * |a - b| within tol (absolute: 1/255 = one 8-bit step) */
+static int compare_images(const char *pa, const char *pb, double tol) {
+    sdc_error err;
+    sdc_error_clear(&err);
+    sdc_image a = {0}, b = {0};
+    if (sdc_image_load(pa, &a, NULL, &err) || sdc_image_load(pb, &b, NULL, &err)) {
+        fprintf(stderr, "sdc compare: %s\n", sdc_error_msg(&err));
+        sdc_image_free(&a);
+        return 2;
+    }
+    int rc;
+    if (a.width != b.width || a.height != b.height || a.channels != b.channels) {
+        printf("DIFF image: %dx%dx%d vs %dx%dx%d\n", a.width, a.height, a.channels, b.width, b.height, b.channels);
+        rc = 1;
+    } else {
+        size_t n = (size_t)a.width * (size_t)a.height * (size_t)a.channels, differ = 0;
+        int max = 0;
+        for (size_t i = 0; i < n; i++) {
+            int d = abs((int)a.data[i] - (int)b.data[i]);
+            if (d > max) max = d;
+            differ += d != 0;
+        }
+        bool bad = !(max / 255.0 <= tol);
+        printf("%-4s image %dx%dx%d: max abs %.4g (%d/255), %zu of %zu values differ\n", bad ? "DIFF" : "ok", a.width,
+               a.height, a.channels, max / 255.0, max, differ, n);
+        rc = bad;
+    }
+    sdc_image_free(&a);
+    sdc_image_free(&b);
+    return rc;
+}
+
 typedef struct entry {
     char *name;
     double mtime;
@@ -156,7 +202,7 @@ int sdc_cmd_compare(int argc, char **argv) {
     sdc_arg args[] = {{"--tol", NULL, SDC_ARG_FLOAT, &tol, 0, 1e9, "tolerance on max |a-b| / max |b| (1e-3)", "T"}};
     const char *pos[2];
     int np = 0;
-    int rc = sdc_args_parse(argc, argv, args, 1, "sdc compare A B [--tol T]   (files, FILE:TENSOR, or --dump-dir folders)",
+    int rc = sdc_args_parse(argc, argv, args, 1, "sdc compare A B [--tol T]   (files, FILE:TENSOR, --dump-dir folders, or two images)",
                             "A is checked against B (the reference). Folders are compared stage by stage\n"
                             "in the order A's dumps were written; the first stage that differs is the\n"
                             "place to look.\n",
@@ -169,6 +215,7 @@ int sdc_cmd_compare(int argc, char **argv) {
     struct stat sa, sb;
     if (stat(pos[0], &sa) == 0 && stat(pos[1], &sb) == 0 && S_ISDIR(sa.st_mode) && S_ISDIR(sb.st_mode))
         return compare_dirs(pos[0], pos[1], tol);
+    if (is_image(pos[0]) && is_image(pos[1])) return compare_images(pos[0], pos[1], tol);
     int n = 0;
     return compare_files(pos[0], pos[1], NULL, tol, &n);
 }

@@ -30,6 +30,7 @@
 
 typedef struct gen_opts {
     const char *model, *vocab, *vae, *taesd, *prompt, *negative, *sampler, *scheduler, *rng, *precision, *prediction;
+    const char *init_noise, *rounding;
     const char *init_image, *mask, *outpaint, *noise, *init_latent, *output, *output_tensor, *dump_dir;
     int width, height, steps, clip_skip, batch_size, batch_count, mask_blur, threads;
     long long seed;
@@ -75,6 +76,8 @@ static void set_defaults(gen_opts *o) {
     o->cfg = 7.0f;
     o->seed = -1;
     o->rng = "cpu";
+    o->init_noise = "auto";
+    o->rounding = "even";
     o->precision = "f32";
     o->batch_size = o->batch_count = 1;
     o->strength = -1.0f;
@@ -97,6 +100,10 @@ static int make_args(gen_opts *o, sdc_arg *a) {
         {"--scheduler", NULL, SDC_ARG_STRING, &o->scheduler, 0, 0, "sigma schedule (the sampler's default: karras for dpmpp_2m)", "NAME"},
         {"--seed", NULL, SDC_ARG_INT64, &o->seed, -1, 9.2e18, "seed (-1: random)", "N"},
         {"--rng", NULL, SDC_ARG_STRING, &o->rng, 0, 0, "noise: cpu (ComfyUI, torch CPU) or philox (A1111 GPU)", "KIND"},
+        {"--init-noise", NULL, SDC_ARG_STRING, &o->init_noise, 0, 0,
+         "txt2img start: auto (the scheduler's rule, as ComfyUI), sigma (noise x sigma_max, as A1111), vp", "RULE"},
+        {"--rounding", NULL, SDC_ARG_STRING, &o->rounding, 0, 0,
+         "PNG 8-bit values: even ((x*255).round(), diffusers) or truncate (A1111's astype(uint8))", "MODE"},
         {"--eta", NULL, SDC_ARG_FLOAT, &o->eta, 0, 100, "noise amount of ancestral / SDE samplers and ddim (sampler default)", "E"},
         {"--clip-skip", NULL, SDC_ARG_INT, &o->clip_skip, 1, 24, "1 = last CLIP layer, 2 = penultimate (model default)", "N"},
         {"--batch-size", "-b", SDC_ARG_INT, &o->batch_size, 1, 64, "images sampled together (1)", "N"},
@@ -156,6 +163,12 @@ static int resolve_names(const gen_opts *o, gen_plan *g) {
     sdc_rng_kind rk;
     if (sdc_rng_kind_from_name(o->rng, &rk) != 0) return usage_error("--rng must be cpu or philox");
     g->req.rng = rk;
+    if (strcmp(o->init_noise, "auto") == 0) g->req.init_noise = SDC_INIT_NOISE_AUTO;
+    else if (strcmp(o->init_noise, "sigma") == 0) g->req.init_noise = SDC_INIT_NOISE_SIGMA;
+    else if (strcmp(o->init_noise, "vp") == 0) g->req.init_noise = SDC_INIT_NOISE_VP;
+    else return usage_error("--init-noise must be auto, sigma or vp");
+    if (strcmp(o->rounding, "even") != 0 && strcmp(o->rounding, "truncate") != 0)
+        return usage_error("--rounding must be even or truncate");
     if (strcmp(o->precision, "f32") == 0) {
         g->mat_dtype = SDC_WLOAD_KEEP;
         g->req.compute = SDC_COMPUTE_F32;
@@ -586,7 +599,8 @@ static int run_batches(const gen_opts *o, gen_plan *g, sdc_sd_model *m, sdc_pool
             const char *name = g->names[b * o->batch_size + (int)i];
             char *info = sdc_out_infotext(&g->req, sampler_label(g->sampler), scheduler_label(g->scheduler), m->name,
                                           short_hash, r.seeds[i], g->req.init_image || g->req.init_latent, clip_skip);
-            st = sdc_out_save_png(name, &r, i, info, o->overwrite, &err);
+            st = sdc_out_save_png(name, &r, i, info, o->overwrite,
+                                  strcmp(o->rounding, "truncate") == 0 ? SDC_U8_TRUNCATE : SDC_U8_ROUND_EVEN, &err);
             free(info);
             if (st) break;
             if (!o->quiet) printf("%s\n", name);

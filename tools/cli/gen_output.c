@@ -48,12 +48,11 @@ char *sdc_out_infotext(const sdc_gen_request *p, const char *sampler_label, cons
 }
 
 sdc_status sdc_out_save_png(const char *path, const sdc_gen_result *r, int64_t b, const char *infotext, bool overwrite,
-                            sdc_error *err) {
+                            sdc_u8_rounding rounding, sdc_error *err) {
     sdc_tensor t = sdc_tensor_4d(SDC_DTYPE_F32, r->image01, r->B, 3, r->H, r->W);
     sdc_image img = {0};
     sdc_image_meta meta = {0};
-    /* diffusers / the references round half to even: (x * 255).round() */
-    sdc_status st = sdc_image_from_tensor(&t, b, SDC_RANGE_01, SDC_U8_ROUND_EVEN, &img, err);
+    sdc_status st = sdc_image_from_tensor(&t, b, SDC_RANGE_01, rounding, &img, err);
     if (!st && infotext) st = sdc_image_meta_add(&meta, "parameters", infotext, err);
     if (!st) st = sdc_image_save_png(path, &img, &meta, overwrite ? SDC_WRITE_OVERWRITE : 0, err);
     sdc_image_free(&img);

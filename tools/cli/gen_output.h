@@ -17,9 +17,10 @@ void sdc_out_name(const char *output, int index, int total, char *buf, size_t si
 char *sdc_out_infotext(const sdc_gen_request *p, const char *sampler_label, const char *sched_label,
                        const char *model_name, const char *model_hash, uint64_t seed, bool img2img, int clip_skip);
 
-/* Writes image b of r as PNG with the infotext. */
+/* Writes image b of r as PNG with the infotext; rounding to 8 bits: half
+ * to even as diffusers and the references, or truncating as A1111. */
 sdc_status sdc_out_save_png(const char *path, const sdc_gen_result *r, int64_t b, const char *infotext, bool overwrite,
-                            sdc_error *err);
+                            sdc_u8_rounding rounding, sdc_error *err);
 
 /* Reads tensor `name` of a safetensors file as f32 and checks its shape. */
 sdc_status sdc_out_read_tensor(const char *path, const char *name, int ndim, const int64_t *shape, float **out,
