@@ -408,3 +408,12 @@ sdc_status sdc_infotext_parse(const char *text, sdc_gen_params *p, sdc_error *er
     sdc_gen_params_free(&raw);
     return st;
 }
+
+double sdc_infotext_float(float f) {
+    char buf[32];
+    for (int digits = 6; digits <= 9; digits++) {
+        snprintf(buf, sizeof buf, "%.*g", digits, (double)f);
+        if ((float)strtod(buf, NULL) == f) break;
+    }
+    return strtod(buf, NULL);
+}

@@ -55,6 +55,10 @@ sdc_status sdc_gen_params_set_str(char **field, const char *value, sdc_error *er
 /* Appends an extra key (value NULL = bare key). */
 sdc_status sdc_gen_params_add_extra(sdc_gen_params *p, const char *key, const char *value, sdc_error *err);
 
+/* A float setting as the user typed it (0.7f -> 0.7, not 0.699999988...):
+ * the shortest decimal that reads back as the same float. */
+double sdc_infotext_float(float f);
+
 /* Formats the infotext into a malloc'd string *out (caller frees). */
 sdc_status sdc_infotext_format(const sdc_gen_params *p, char **out, sdc_error *err);
 

@@ -4,8 +4,10 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "base/util.h"
+#include "image/resize.h"
 #include "models/vae.h"
 #include "models/vae_tiled.h"
 #include "pipeline/conditioning.h"
@@ -32,6 +34,38 @@ void sdc_gen_request_default(sdc_gen_request *p) {
     p->batch_size = 1;
     p->strength = 0.75f;
     p->mask_blur = 4;
+}
+
+static const char *const k_hr_names[SDC_HR_COUNT] = {"Latent", "Latent (nearest)", "Latent (nearest-exact)", "Lanczos",
+                                                     "Nearest"};
+
+const char *sdc_hr_upscaler_name(sdc_hr_upscaler u) { return u >= 0 && u < SDC_HR_COUNT ? k_hr_names[u] : "?"; }
+
+int sdc_hr_upscaler_from_name(const char *name) {
+    if (!name) return -1;
+    for (int i = 0; i < SDC_HR_COUNT; i++)
+        if (strcasecmp(name, k_hr_names[i]) == 0) return i;
+    return strcasecmp(name, "None") == 0 ? SDC_HR_LANCZOS : -1;
+}
+
+sdc_status sdc_gen_add_hires_params(const sdc_gen_request *p, sdc_gen_params *ip, sdc_error *err) {
+    if (p->hr_width <= 0) return SDC_OK;
+    char v[64];
+    bool same_aspect = (int64_t)p->hr_width * p->height == (int64_t)p->hr_height * p->width;
+    sdc_status st;
+    if (same_aspect) {
+        snprintf(v, sizeof v, "%g", (double)p->hr_width / p->width);
+        st = sdc_gen_params_add_extra(ip, "Hires upscale", v, err);
+    } else {
+        snprintf(v, sizeof v, "%dx%d", p->hr_width, p->hr_height);
+        st = sdc_gen_params_add_extra(ip, "Hires resize", v, err);
+    }
+    if (!st && p->hr_steps > 0) {
+        snprintf(v, sizeof v, "%d", p->hr_steps);
+        st = sdc_gen_params_add_extra(ip, "Hires steps", v, err);
+    }
+    if (!st) st = sdc_gen_params_add_extra(ip, "Hires upscaler", sdc_hr_upscaler_name(p->hr_upscaler), err);
+    return st;
 }
 
 void sdc_gen_result_free(sdc_gen_result *r) {
@@ -63,6 +97,22 @@ sdc_status sdc_gen_request_check(const sdc_sd_model *m, const sdc_gen_request *p
     if (m->unet->cfg.in_ch != m->unet->cfg.out_ch && m->unet->cfg.in_ch != m->unet->cfg.out_ch + 5)
         return sdc_error_set(err, SDC_ERR_UNSUPPORTED, "U-Net with %lld input channels is not supported",
                              (long long)m->unet->cfg.in_ch);
+    if (p->hr_width > 0 || p->hr_height > 0) {
+        if (p->hr_width < 8 || p->hr_height < 8 || p->hr_width % 8 || p->hr_height % 8 || p->hr_width > 8192 ||
+            p->hr_height > 8192)
+            return sdc_error_set(err, SDC_ERR_INVALID_ARG, "hires size must be multiples of 8 up to 8192 (got %dx%d)",
+                                 p->hr_width, p->hr_height);
+        if (!(p->hr_denoise > 0 && p->hr_denoise <= 1))
+            return sdc_error_set(err, SDC_ERR_INVALID_ARG, "hires denoising strength must be in (0, 1] (got %g)", p->hr_denoise);
+        if (p->hr_steps < 0 || p->hr_steps > 10000)
+            return sdc_error_set(err, SDC_ERR_INVALID_ARG, "hires steps must be between 0 (= steps) and 10000");
+        if ((int)p->hr_upscaler < 0 || p->hr_upscaler >= SDC_HR_COUNT)
+            return sdc_error_set(err, SDC_ERR_INVALID_ARG, "unknown hires upscaler");
+        if (img2img) return sdc_error_set(err, SDC_ERR_INVALID_ARG, "hires fix is for txt2img (no init image)");
+        if (p->extra_fn) return sdc_error_set(err, SDC_ERR_UNSUPPORTED, "hires fix with ControlNet is not supported");
+        if (m->unet->cfg.in_ch != m->unet->cfg.out_ch)
+            return sdc_error_set(err, SDC_ERR_UNSUPPORTED, "hires fix with an inpainting model is not supported");
+    }
     return SDC_OK;
 }
 
@@ -108,38 +158,55 @@ static sdc_status encode_init(run *r, sdc_error *err) {
 /* VAE decode image by image into out->image01 [B, 3, H, W] in [0, 1], in
  * a context sized up front by the decoder's memory estimate (one block, no
  * fragmentation: the decode is the largest user of activation memory) */
-static sdc_status decode(run *r, sdc_pool *pool, sdc_gen_result *out, sdc_error *err) {
-    int64_t H = r->h * 8, W = r->w * 8, per = r->C * r->h * r->w;
-    out->image01 = malloc((size_t)(r->B * 3 * H * W) * sizeof(float));
-    if (!out->image01) return sdc_error_set(err, SDC_ERR_OOM, "out of memory");
-    size_t need = sdc_vae_decode_bytes(r->m->vae, 1, r->h, r->w) + ((size_t)1 << 20);
-    sdc_ctx_free(&r->ctx); /* the text encoding is no longer needed */
-    if (sdc_ctx_init(&r->ctx, pool, need) != SDC_OK) return ctx_status(r, err);
-    r->ctx.compute = r->p->compute;
-    r->ctx.dump = r->p->dump;
-    r->ctx.dump_user = r->p->dump_user;
-    for (int64_t b = 0; b < r->B; b++) {
-        sdc_arena_mark mark = sdc_arena_get_mark(&r->ctx.arena);
-        sdc_tensor *z = sdc_new_4d(&r->ctx, 1, r->C, r->h, r->w);
-        if (!z) return ctx_status(r, err);
-        bool taesd = r->p->use_taesd && r->m->taesd;
-        /* the VAE wants unscaled latents; TAESD takes the scaled ones */
-        float scale = taesd ? 1.0f : 1.0f / r->m->scale_factor;
-        for (int64_t i = 0; i < per; i++) ((float *)z->data)[i] = r->x[b * per + i] * scale;
-        size_t budget = r->p->vae_budget ? r->p->vae_budget : DEFAULT_VAE_BUDGET;
-        sdc_tensor *img = taesd ? sdc_taesd_decode(&r->ctx, r->m->taesd, z) : sdc_vae_decode_auto(&r->ctx, r->m->vae, z, budget, NULL);
-        if (!img) return ctx_status(r, err);
-        const float *d = img->data;
-        float *o = out->image01 + b * 3 * H * W;
-        for (int64_t i = 0; i < 3 * H * W; i++) o[i] = fminf(fmaxf(d[i] / 2.0f + 0.5f, 0.0f), 1.0f);
-        sdc_arena_release(&r->ctx.arena, mark);
-    }
-    if (r->p->init_image) sdc_inpaint_overlay(&r->ip, r->p->init_image, out->image01);
+static sdc_status ctx_err(const sdc_ctx *c, sdc_error *err) {
+    return sdc_error_set(err, c->err.status, "%s", sdc_error_msg(&c->err));
+}
+
+/* a context for the VAE at h x w latents, sized by its estimate */
+static sdc_status vae_ctx(run *r, sdc_pool *pool, sdc_ctx *c, int64_t h, int64_t w, sdc_error *err) {
+    size_t need = sdc_vae_decode_bytes(r->m->vae, 1, h, w) + ((size_t)1 << 20);
+    if (sdc_ctx_init(c, pool, need) != SDC_OK) return sdc_error_set(err, SDC_ERR_OOM, "cannot allocate %zu bytes", need);
+    c->compute = r->p->compute;
+    c->dump = r->p->dump;
+    c->dump_user = r->p->dump_user;
     return SDC_OK;
 }
 
-static sdc_status sample(run *r, sdc_pool *pool, const sdc_tensor *cond, const sdc_tensor *uncond,
-                         sdc_ksample_stats *stats, sdc_error *err) {
+/* latents x [B, C, h, w] to image01 [B, 3, 8h, 8w] in [0, 1], image by
+ * image in c */
+static sdc_status decode_latents(run *r, sdc_ctx *c, const float *x, int64_t h, int64_t w, float *image01,
+                                 sdc_error *err) {
+    int64_t H = h * 8, W = w * 8, per = r->C * h * w;
+    for (int64_t b = 0; b < r->B; b++) {
+        sdc_arena_mark mark = sdc_arena_get_mark(&c->arena);
+        sdc_tensor *z = sdc_new_4d(c, 1, r->C, h, w);
+        if (!z) return ctx_err(c, err);
+        bool taesd = r->p->use_taesd && r->m->taesd;
+        /* the VAE wants unscaled latents; TAESD takes the scaled ones */
+        float scale = taesd ? 1.0f : 1.0f / r->m->scale_factor;
+        for (int64_t i = 0; i < per; i++) ((float *)z->data)[i] = x[b * per + i] * scale;
+        size_t budget = r->p->vae_budget ? r->p->vae_budget : DEFAULT_VAE_BUDGET;
+        sdc_tensor *img = taesd ? sdc_taesd_decode(c, r->m->taesd, z) : sdc_vae_decode_auto(c, r->m->vae, z, budget, NULL);
+        if (!img) return ctx_err(c, err);
+        const float *d = img->data;
+        float *o = image01 + b * 3 * H * W;
+        for (int64_t i = 0; i < 3 * H * W; i++) o[i] = fminf(fmaxf(d[i] / 2.0f + 0.5f, 0.0f), 1.0f);
+        sdc_arena_release(&c->arena, mark);
+    }
+    return SDC_OK;
+}
+
+static sdc_status decode(run *r, sdc_pool *pool, sdc_gen_result *out, sdc_error *err) {
+    out->image01 = malloc((size_t)(r->B * 3 * r->h * 8 * r->w * 8) * sizeof(float));
+    if (!out->image01) return sdc_error_set(err, SDC_ERR_OOM, "out of memory");
+    sdc_ctx_free(&r->ctx); /* the text encoding is no longer needed */
+    sdc_status st = vae_ctx(r, pool, &r->ctx, r->h, r->w, err);
+    if (!st) st = decode_latents(r, &r->ctx, r->x, r->h, r->w, out->image01, err);
+    if (!st && r->p->init_image) sdc_inpaint_overlay(&r->ip, r->p->init_image, out->image01);
+    return st;
+}
+
+static void setup_ksample(run *r, sdc_ksample *kp, const sdc_tensor *cond, const sdc_tensor *uncond) {
     const sdc_gen_request *p = r->p;
     sdc_ksample k;
     sdc_ksample_default(&k);
@@ -167,7 +234,91 @@ static sdc_status sample(run *r, sdc_pool *pool, const sdc_tensor *cond, const s
     k.dump = p->dump;
     k.dump_user = p->dump_user;
     k.compute = p->compute;
+    *kp = k;
+}
+
+static sdc_status sample(run *r, sdc_pool *pool, const sdc_tensor *cond, const sdc_tensor *uncond,
+                         sdc_ksample_stats *stats, sdc_error *err) {
+    sdc_ksample k;
+    setup_ksample(r, &k, cond, uncond);
     return sdc_ksample_run(r->m, pool, &k, r->x, stats, err);
+}
+
+/* image upscalers: decode at the first size, 8-bit as A1111 keeps it
+ * (255 x, truncated), PIL resize to the target, encode (posterior mean,
+ * scaled) into x2 [B, C, h2, w2] */
+static sdc_status upscale_images(run *r, sdc_pool *pool, float *x2, int64_t h2, int64_t w2, sdc_error *err) {
+    const sdc_gen_request *p = r->p;
+    int64_t H = r->h * 8, W = r->w * 8, per2 = r->C * h2 * w2;
+    float *low = malloc((size_t)(r->B * 3 * H * W) * sizeof(float));
+    if (!low) return sdc_error_set(err, SDC_ERR_OOM, "out of memory");
+    sdc_ctx c;
+    sdc_status st = vae_ctx(r, pool, &c, SDC_MAX(r->h, h2), SDC_MAX(r->w, w2), err);
+    if (!st) st = decode_latents(r, &c, r->x, r->h, r->w, low, err);
+    for (int64_t b = 0; !st && b < r->B; b++) {
+        sdc_image img = {0}, big = {0};
+        sdc_tensor t = sdc_tensor_4d(SDC_DTYPE_F32, low, r->B, 3, H, W);
+        st = sdc_image_from_tensor(&t, b, SDC_RANGE_01, SDC_U8_TRUNCATE, &img, err);
+        if (!st)
+            st = sdc_image_resize(&img, (int)(w2 * 8), (int)(h2 * 8),
+                                  p->hr_upscaler == SDC_HR_NEAREST ? SDC_RESAMPLE_NEAREST : SDC_RESAMPLE_LANCZOS, &big, err);
+        sdc_arena_mark mark = sdc_arena_get_mark(&c.arena);
+        sdc_tensor *x = st ? NULL : sdc_new_4d(&c, 1, 3, h2 * 8, w2 * 8);
+        if (!st && !x) st = ctx_err(&c, err);
+        if (!st) st = sdc_image_to_tensor(&big, SDC_RANGE_PM1, x, 0, err);
+        size_t budget = p->vae_budget ? p->vae_budget : DEFAULT_VAE_BUDGET;
+        sdc_tensor *mom = st ? NULL : sdc_vae_encode_auto(&c, r->m->vae, x, budget, NULL);
+        if (!st && !mom) st = ctx_err(&c, err);
+        for (int64_t i = 0; !st && i < per2; i++) x2[b * per2 + i] = ((const float *)mom->data)[i] * r->m->scale_factor;
+        sdc_arena_release(&c.arena, mark);
+        sdc_image_free(&img);
+        sdc_image_free(&big);
+    }
+    sdc_ctx_free(&c);
+    free(low);
+    return st;
+}
+
+/* A1111's hires fix: upscale the sampled latents, sample again as img2img */
+static sdc_status hires(run *r, sdc_pool *pool, const sdc_tensor *cond, const sdc_tensor *uncond,
+                        sdc_ksample_stats *stats, sdc_error *err) {
+    const sdc_gen_request *p = r->p;
+    int64_t h2 = p->hr_height / 8, w2 = p->hr_width / 8;
+    size_t n2 = (size_t)(r->B * r->C * h2 * w2);
+    float *up = malloc(n2 * sizeof(float)), *x2 = malloc(n2 * sizeof(float));
+    sdc_status st = up && x2 ? SDC_OK : sdc_error_set(err, SDC_ERR_OOM, "out of memory");
+    if (!st && p->hr_upscaler <= SDC_HR_LATENT_NEAREST_EXACT) {
+        static const sdc_latent_interp modes[] = {SDC_LATENT_BILINEAR, SDC_LATENT_NEAREST, SDC_LATENT_NEAREST_EXACT};
+        sdc_tensor src = sdc_tensor_4d(SDC_DTYPE_F32, r->x, r->B, r->C, r->h, r->w);
+        sdc_tensor dst = sdc_tensor_4d(SDC_DTYPE_F32, up, r->B, r->C, h2, w2);
+        st = sdc_latent_resize(&src, &dst, modes[p->hr_upscaler], err);
+    } else if (!st) {
+        st = upscale_images(r, pool, up, h2, w2, err);
+    }
+    if (!st) {
+        sdc_ksample k;
+        setup_ksample(r, &k, cond, uncond);
+        k.h = h2, k.w = w2;
+        k.steps = p->hr_steps > 0 ? p->hr_steps : p->steps;
+        k.latent = up;
+        /* A1111: int(steps / min(s, 0.999)) built, the last `steps` run */
+        k.denoise = fminf(p->hr_denoise, 0.999f);
+        k.rule = SDC_IMG2IMG_COMFY;
+        k.noise = NULL; /* fresh noise of the new size (a verification --noise has the first size) */
+        sdc_ksample_stats s2 = {0};
+        st = sdc_ksample_run(r->m, pool, &k, x2, &s2, err);
+        stats->steps_run += s2.steps_run;
+        stats->model_evals += s2.model_evals;
+    }
+    free(up);
+    if (st) {
+        free(x2);
+        return st;
+    }
+    free(r->x);
+    r->x = x2;
+    r->h = h2, r->w = w2, r->n = n2;
+    return SDC_OK;
 }
 
 sdc_status sdc_generate(const sdc_sd_model *m, sdc_pool *pool, const sdc_gen_request *p, sdc_gen_result *out,
@@ -201,6 +352,7 @@ sdc_status sdc_generate(const sdc_sd_model *m, sdc_pool *pool, const sdc_gen_req
     sdc_ksample_stats stats = {0};
     double t_sample0 = sdc_time_now();
     if (!st) st = sample(&r, pool, cond, uncond, &stats, err);
+    if (!st && p->hr_width > 0) st = hires(&r, pool, cond, uncond, &stats, err);
     double t_sampled = sdc_time_now();
     if (!st) st = decode(&r, pool, out, err);
     if (!st) {

@@ -16,10 +16,26 @@
 
 #include "base/threadpool.h"
 #include "image/image.h"
+#include "image/infotext.h"
 #include "pipeline/ksample.h"
 #include "pipeline/sd_model.h"
 #include "sample/rng.h"
 #include "sample/sampler.h"
+
+/* Hires-fix upscalers, as A1111 names them in sdc_hr_upscaler_name. */
+typedef enum sdc_hr_upscaler {
+    SDC_HR_LATENT = 0,          /* "Latent": bilinear, no antialias */
+    SDC_HR_LATENT_NEAREST,      /* "Latent (nearest)" */
+    SDC_HR_LATENT_NEAREST_EXACT, /* "Latent (nearest-exact)" */
+    SDC_HR_LANCZOS,             /* "Lanczos" (also A1111's "None": a plain PIL Lanczos resize) */
+    SDC_HR_NEAREST,             /* "Nearest" */
+    SDC_HR_COUNT
+} sdc_hr_upscaler;
+
+/* A1111's name of an upscaler; name -> enum (case-insensitive, "None" =
+ * Lanczos), -1 when unknown. */
+const char *sdc_hr_upscaler_name(sdc_hr_upscaler u);
+int sdc_hr_upscaler_from_name(const char *name);
 
 typedef struct sdc_gen_request {
     const char *prompt, *negative_prompt; /* A1111 prompt syntax */
@@ -47,6 +63,19 @@ typedef struct sdc_gen_request {
     const sdc_image *mask;       /* white = repaint; width x height; NULL: whole image */
     int mask_blur;               /* Gaussian blur radius in pixels (A1111 mask_blur), 0 = none */
 
+    /* hires fix (A1111's txt2img "Hires. fix"): with hr_width > 0, the
+     * picture sampled at width x height is upscaled to hr_width x hr_height
+     * and sampled again as img2img: hr_steps steps (0: steps) at strength
+     * hr_denoise, built as A1111 builds them (int(steps / min(s, 0.999))
+     * steps, the last hr_steps run), fresh noise of the new size from the
+     * same seeds. Latent upscalers interpolate the latent as torch does;
+     * image upscalers decode, resize the 8-bit picture (Lanczos or nearest,
+     * as PIL) and encode again (posterior mean). txt2img only. */
+    int hr_width, hr_height;
+    int hr_steps;
+    float hr_denoise;
+    sdc_hr_upscaler hr_upscaler;
+
     /* verification inputs (DESIGN.md §2), each [B, C, h, w] f32, or NULL */
     const float *noise;
     const float *init_latent;
@@ -64,6 +93,11 @@ typedef struct sdc_gen_request {
 } sdc_gen_request;
 
 void sdc_gen_request_default(sdc_gen_request *p);
+
+/* A1111's infotext keys of a hires fix ("Hires upscale" or "Hires resize",
+ * "Hires steps", "Hires upscaler"), appended to ip's extras; nothing when
+ * p has no hires pass. ("Denoising strength" is the caller's.) */
+sdc_status sdc_gen_add_hires_params(const sdc_gen_request *p, sdc_gen_params *ip, sdc_error *err);
 
 typedef struct sdc_gen_timing {
     double text, sampling, decode, total;

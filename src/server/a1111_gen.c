@@ -43,6 +43,8 @@ typedef struct gen_req {
     char model_hash[65]; /* A1111's short hash (10 hex digits), "" when the file has none (a folder) */
     int steps, batch_size, n_iter, width, height, clip_skip, mask_blur, send_images, save_images;
     int sgm_noise; /* A1111's sgm_noise_multiplier option */
+    int hr_width, hr_height, hr_steps; /* hires fix (enable_hr): target size, 0 = off */
+    sdc_hr_upscaler hr_upscaler;
     float cfg, denoise, eta;
     sdc_model_key key;
     sdc_image init, mask;
@@ -317,6 +319,33 @@ static long long random_seed(void) {
     return (long long)(strtoull(id + 24, NULL, 16) % 4294967294ull);
 }
 
+/* enable_hr: A1111's hires fix. Target int(size x hr_scale), or
+ * hr_resize_x / _y (one of them: the other keeps the aspect); rounded down
+ * to multiples of 8. denoising_strength is the second pass's (0.7 when
+ * absent). */
+static void parse_hires(sdc_server *s, fields *f, gen_req *q) {
+    if (q->img2img || !get_bool(f, "enable_hr", 0)) return;
+    double scale = get_num(f, "hr_scale", 2.0, 1.0, 16.0);
+    long long rx = get_int(f, "hr_resize_x", 0, 0, 8192), ry = get_int(f, "hr_resize_y", 0, 0, 8192);
+    long long w = (long long)(q->width * scale), h = (long long)(q->height * scale);
+    if (rx > 0 && ry > 0) w = rx, h = ry;
+    else if (rx > 0) w = rx, h = rx * q->height / q->width;
+    else if (ry > 0) h = ry, w = ry * q->width / q->height;
+    q->hr_width = (int)(w / 8 * 8), q->hr_height = (int)(h / 8 * 8);
+    if (q->hr_width < 8 || q->hr_height < 8 || q->hr_width > 8192 || q->hr_height > 8192 ||
+        (long)q->hr_width * q->hr_height > s->o.max_pixels)
+        field_error(f, "hr_scale", "the hires size is outside what this server allows", "value_error.size");
+    q->hr_steps = (int)get_int(f, "hr_second_pass_steps", 0, 0, 10000);
+    q->denoise = json_object_get(f->body, "denoising_strength") ? (float)get_num(f, "denoising_strength", 0.7, 0.0, 1.0) : 0.7f;
+    if (!(q->denoise > 0)) field_error(f, "denoising_strength", "the hires pass needs a strength above 0", "value_error.number.not_gt");
+    const char *up = get_str(f, "hr_upscaler", "Latent");
+    int u = sdc_hr_upscaler_from_name(up);
+    if (u < 0)
+        field_error(f, "hr_upscaler", "supported: Latent, Latent (nearest), Latent (nearest-exact), Lanczos, Nearest, None",
+                    "value_error.upscaler");
+    q->hr_upscaler = u < 0 ? SDC_HR_LATENT : (sdc_hr_upscaler)u;
+}
+
 static int parse_request(sdc_server *s, fields *f, gen_req *q, char *msg, size_t msg_size) {
     q->prompt = strdup(get_str(f, "prompt", ""));
     q->negative = strdup(get_str(f, "negative_prompt", ""));
@@ -343,6 +372,7 @@ static int parse_request(sdc_server *s, fields *f, gen_req *q, char *msg, size_t
     if (rc) return rc;
     parse_loras(s, f, q);
     if (q->img2img) parse_img2img(s, f, q);
+    parse_hires(s, f, q);
     return parse_controlnet(s, f, q, msg, msg_size);
 }
 
@@ -372,6 +402,8 @@ static int on_progress(void *user, const sdc_progress *p) {
     return srv_job_cancelled(rs->srv, rs->job);
 }
 
+static void fill_request(const gen_req *q, sdc_gen_request *g);
+
 static char *infotext(const gen_req *q, long long seed) {
     sdc_gen_params ip;
     sdc_error err;
@@ -388,8 +420,11 @@ static char *infotext(const gen_req *q, long long seed) {
     ip.width = q->width, ip.height = q->height;
     sdc_gen_params_set_str(&ip.model_name, q->model_name, &err);
     if (q->model_hash[0]) sdc_gen_params_set_str(&ip.model_hash, q->model_hash, &err);
-    if (q->img2img) ip.denoising_strength = q->denoise;
+    if (q->img2img || q->hr_width > 0) ip.denoising_strength = sdc_infotext_float(q->denoise);
     ip.clip_skip = q->clip_skip;
+    sdc_gen_request g;
+    fill_request(q, &g);
+    sdc_gen_add_hires_params(&g, &ip, &err);
     sdc_gen_params_set_str(&ip.version, "sdc", &err);
     if (!err.status) sdc_infotext_format(&ip, &text, &err);
     sdc_gen_params_free(&ip);
@@ -451,7 +486,7 @@ static json_t *info_json(const gen_req *q, const outputs *o, const char *stamp) 
                              q->steps, "batch_size", q->batch_size, "restore_faces", 0, "face_restoration_model",
                              "sd_model_name", q->model_name, "sd_model_hash", q->model_hash[0] ? json_string(q->model_hash) : json_null(),
                              "sd_vae_name", "sd_vae_hash",
-                             "seed_resize_from_w", -1, "seed_resize_from_h", -1, "denoising_strength", (double)q->denoise,
+                             "seed_resize_from_w", -1, "seed_resize_from_h", -1, "denoising_strength", sdc_infotext_float(q->denoise),
                              "extra_generation_params", "index_of_first_image", 0, "infotexts", o->infotexts, "styles",
                              "job_timestamp", stamp, "clip_skip", q->clip_skip, "is_using_inpainting_conditioning", 0,
                              "version", "sdc", "warnings", q->warnings);
@@ -494,6 +529,12 @@ static void fill_request(const gen_req *q, sdc_gen_request *g) {
         g->mask = q->mask.data ? &q->mask : NULL;
         g->mask_blur = q->mask_blur;
         g->img2img_rule = SDC_IMG2IMG_A1111;
+    }
+    if (q->hr_width > 0) {
+        g->hr_width = q->hr_width, g->hr_height = q->hr_height;
+        g->hr_steps = q->hr_steps;
+        g->hr_denoise = q->denoise;
+        g->hr_upscaler = q->hr_upscaler;
     }
 }
 

@@ -192,8 +192,15 @@ static json_t *options_json(sdc_server *s) {
     int clip = s->clip_skip;
     pthread_mutex_unlock(&s->lock);
     if (!o) return NULL;
-    json_object_set_new(o, "sd_model_checkpoint", json_string(ckpt));
-    json_object_set_new(o, "sd_checkpoint_hash", json_null());
+    /* A1111's title: "name [short hash]" once the file was hashed */
+    char path[SDC_MODEL_PATH_MAX], sha[65], title[SDC_MODEL_PATH_MAX + 16];
+    sdc_error err;
+    sdc_error_clear(&err);
+    bool hashed = ckpt[0] && sdc_catalog_find(&s->cat, SDC_CAT_CHECKPOINT, ckpt, path, sizeof path, NULL, 0, &err) == SDC_OK &&
+                  sdc_file_sha256_cached(path, sha);
+    if (hashed) snprintf(title, sizeof title, "%s [%.10s]", ckpt, sha);
+    json_object_set_new(o, "sd_model_checkpoint", json_string(hashed ? title : ckpt));
+    json_object_set_new(o, "sd_checkpoint_hash", hashed ? json_string(sha) : json_null());
     json_object_set_new(o, "CLIP_stop_at_last_layers", json_integer(clip));
     if (!json_object_get(o, "sd_vae")) json_object_set_new(o, "sd_vae", json_string("Automatic"));
     json_object_set_new(o, "samples_format", json_string("png"));
@@ -213,7 +220,11 @@ static void load_job(sdc_server *s, srv_job *j) {
     if (sdc_model_cache_checkpoint(s->cache, key, &m, &err) != SDC_OK) {
         j->http_status = 500;
         j->result = json_pack("{s:s}", "detail", sdc_error_msg(&err));
+        return;
     }
+    char sha[65]; /* hashed at load, as A1111 does (cached: once per file) */
+    sdc_error_clear(&err);
+    sdc_file_sha256(key->path, 1, sha, &err);
 }
 
 /* sd_model_checkpoint: resolves, loads (A1111 answers once loaded) */

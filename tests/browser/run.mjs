@@ -55,7 +55,9 @@ async function startServer() {
     log('starting', SDC, argv.join(' '));
     const logFile = path.join(ARTIFACTS, 'server.log');
     const out = fs.openSync(logFile, 'w');
-    const child = spawn(SDC, argv, { stdio: ['ignore', out, out], env: { ...process.env, ASAN_OPTIONS: process.env.ASAN_OPTIONS ?? 'detect_leaks=0' } });
+    // its own model-hash cache, so titles do not depend on earlier runs
+    const env = { ...process.env, ASAN_OPTIONS: process.env.ASAN_OPTIONS ?? 'detect_leaks=0', XDG_CACHE_HOME: path.join(outDir, 'cache') };
+    const child = spawn(SDC, argv, { stdio: ['ignore', out, out], env });
     let url = null;
     const t0 = Date.now();
     while (Date.now() - t0 < 30000) {
@@ -97,7 +99,10 @@ async function testSettings(page, url) {
     ]);
     check(opt.ok(), `POST /sdapi/v1/options succeeded (HTTP ${opt.status()})`);
     const current = await (await fetch(new URL('sdapi/v1/options', url))).json();
-    check(current.sd_model_checkpoint === title, `the server's checkpoint is now ${title} (got ${current.sd_model_checkpoint})`);
+    // loading hashes the file, so the title gains A1111's " [hash]" suffix
+    const bare = (t) => t.replace(/ \[[0-9a-f]{10}\]$/, '');
+    check(bare(current.sd_model_checkpoint) === bare(title) && /\[[0-9a-f]{10}\]$/.test(current.sd_model_checkpoint),
+        `the server's checkpoint is now ${title} [hash] (got ${current.sd_model_checkpoint})`);
     await page.fill('#prompt', 'a red fox in the snow');
     // the LoRA picker lists the models folder's LoRA and writes A1111's tag into the prompt
     await page.click('summary:has-text("LoRA")');

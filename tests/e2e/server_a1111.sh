@@ -65,6 +65,19 @@ for sgm in false true; do
     "$SDC" compare "$T/api_$sgm.png" "$T/cli_$sgm.png" --tol 0 >"$T/cmp" || fail "API vs CLI, sgm=$sgm: $(cat "$T/cmp")"
 done
 "$SDC" compare "$T/api_false.png" "$T/api_true.png" --tol 0 >/dev/null && fail "sgm_noise_multiplier changed nothing"
+# hires fix: twice the size, A1111's infotext keys, the same pixels as the CLI's --hires-*
+HR='"prompt": "a red fox", "seed": 9, "steps": 3, "width": 64, "height": 48, "sampler_name": "Euler", "scheduler": "karras",
+    "cfg_scale": 6, "enable_hr": true, "hr_scale": 2, "hr_second_pass_steps": 2, "denoising_strength": 0.6'
+[ "$(post /sdapi/v1/txt2img "{$HR, \"hr_upscaler\": \"Latent\"}")" = 200 ] || fail "hires: $(cat "$T/body")"
+jq -r '.images[0]' "$T/body" | base64 -d >"$T/hr_api.png"
+grep -a -q "Size: 64x48, Model hash: [0-9a-f]*, Model: sd15-random-tiny, Denoising strength: 0.6, Hires upscale: 2, Hires steps: 2, Hires upscaler: Latent" \
+    "$T/hr_api.png" || fail "hires infotext: $(jq -r '.info' "$T/body" | jq -r '.infotexts[0]')"
+"$SDC" generate --model "$SHARED/reference/model/sd15-random-tiny.safetensors" --vocab "$SHARED/clip" -p "a red fox" \
+    --seed 9 --steps 3 -W 64 -H 48 --sampler euler --scheduler karras --cfg-scale 6 --rng philox --init-noise sigma \
+    --rounding truncate --hires-scale 2 --hires-steps 2 --hires-denoise 0.6 -o "$T/hr_cli.png" >/dev/null 2>&1 || fail "CLI hires"
+"$SDC" compare "$T/hr_api.png" "$T/hr_cli.png" --tol 0 >"$T/cmp" || fail "hires API vs CLI: $(cat "$T/cmp")"
+grep -q "image 128x96x3" "$T/cmp" || fail "hires size: $(cat "$T/cmp")"
+[ "$(post /sdapi/v1/txt2img "{$HR, \"hr_upscaler\": \"R-ESRGAN 4x+\"}")" = 422 ] || fail "unknown hires upscaler not 422"
 # A1111 clients send the title back
 [ "$(post /sdapi/v1/txt2img "{\"prompt\": \"x\", \"steps\": 1, \"width\": 64, \"height\": 64, \"override_settings\": {\"sd_model_checkpoint\": \"sd15-random-tiny.safetensors [${SHA:0:10}]\"}}")" = 200 ] ||
     fail "checkpoint by title with hash: $(cat "$T/body")"
@@ -118,7 +131,9 @@ jq -e '(.detail | length) == 3 and (.detail[0].loc == ["body", "steps"])' "$T/bo
 [ "$(get /sdapi/v1/nothing)" = 404 ] || fail "unknown route not 404"
 
 # options: the model and clip skip
-[ "$(get /sdapi/v1/options)" = 200 ] && jq -e '.sd_model_checkpoint == "sd15-random-tiny.safetensors"' "$T/body" >/dev/null ||
+# (hashed by the generations above: A1111's title with the short hash)
+[ "$(get /sdapi/v1/options)" = 200 ] && jq -e --arg s "$SHA" \
+    '.sd_model_checkpoint == "sd15-random-tiny.safetensors [" + $s[0:10] + "]" and .sd_checkpoint_hash == $s' "$T/body" >/dev/null ||
     fail "options: $(cat "$T/body")"
 [ "$(post /sdapi/v1/options '{"CLIP_stop_at_last_layers": 2, "sd_model_checkpoint": "sd15-random-tiny"}')" = 200 ] ||
     fail "set options: $(cat "$T/body")"

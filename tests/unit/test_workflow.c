@@ -538,3 +538,118 @@ TEST(workflow_cache_taesd_one_file_two_names) {
     unlink(dec), unlink(enc), unlink(other), unlink(both);
     fixture_free(&f);
 }
+
+/* The pipeline's hires fix (latent upscaler) is, in ComfyUI terms,
+ * KSampler -> LatentUpscale (bilinear) -> KSampler (denoise < 1) with the
+ * same seed: A1111 builds int(steps / s) steps and runs the last `steps`
+ * as ComfyUI's KSampler does, and draws fresh noise of the new size from
+ * the seed. The two code paths (pipeline and nodes) must give the same
+ * picture, to the one 8-bit level their final mappings may differ by
+ * (see workflow_txt2img_matches_pipeline_and_caches). */
+TEST(workflow_hires_fix_matches_latent_upscale_graph) {
+    fixture f;
+    if (fixture_init(&f)) SKIP("shared tiny model not available");
+    sdc_wf_exec *ex;
+    sdc_error err;
+    sdc_error_clear(&err);
+    REQUIRE(sdc_wf_exec_new(&f.env, &ex, &err) == SDC_OK);
+    json_t *p = load_graph();
+    REQUIRE(p);
+    json_t *up = json_pack("{s:s, s:{s:[s,i], s:s, s:i, s:i, s:s}}", "class_type", "LatentUpscale", "inputs", "samples", "3",
+                           0, "upscale_method", "bilinear", "width", 128, "height", 96, "crop", "disabled");
+    json_t *ks = json_deep_copy(json_object_get(p, "3"));
+    json_t *in = json_object_get(ks, "inputs");
+    json_object_set_new(in, "latent_image", json_pack("[s,i]", "10", 0));
+    json_object_set_new(in, "denoise", json_real(0.6));
+    json_object_set_new(in, "steps", json_integer(4));
+    json_object_set_new(p, "10", up);
+    json_object_set_new(p, "11", ks);
+    json_object_set_new(json_object_get(json_object_get(p, "8"), "inputs"), "samples", json_pack("[s,i]", "11", 0));
+    sdc_wf_result r;
+    REQUIRE(run_prompt(&f, p, ex, &r) == SDC_OK);
+    json_t *img = json_array_get(json_object_get(json_object_get(r.outputs, "9"), "images"), 0);
+    const char *fname = json_string_value(json_object_get(img, "filename"));
+    REQUIRE(fname);
+    char path[PATH_MAX * 2];
+    snprintf(path, sizeof path, "%s/%s", f.dirs.output, fname);
+    sdc_image png = {0};
+    REQUIRE(sdc_image_load(path, &png, NULL, &err) == SDC_OK);
+    REQUIRE(png.width == 128 && png.height == 96 && png.channels == 3);
+
+    sdc_sd_model *m;
+    sdc_model_key key = {0};
+    REQUIRE(sdc_catalog_find(&f.cat, SDC_CAT_CHECKPOINT, "sd15-random-tiny", key.path, sizeof key.path, NULL, 0, &err) == 0);
+    REQUIRE(sdc_model_cache_checkpoint(f.cache, &key, &m, &err) == SDC_OK);
+    sdc_gen_request q;
+    sdc_gen_request_default(&q);
+    q.prompt = "masterpiece best quality girl";
+    q.negative_prompt = "bad hands";
+    q.width = q.height = 64;
+    q.steps = 3;
+    q.cfg_scale = 8;
+    q.sampler = SDC_SAMPLER_EULER;
+    q.scheduler = SDC_SCHED_NORMAL_COMFY;
+    q.seed = 8566257;
+    q.rng = SDC_RNG_CPU;
+    q.hr_width = 128, q.hr_height = 96, q.hr_steps = 4, q.hr_denoise = 0.6f, q.hr_upscaler = SDC_HR_LATENT;
+    sdc_gen_result res;
+    REQUIRE_MSG(sdc_generate(m, f.pool, &q, &res, &err) == SDC_OK, "%s", sdc_error_msg(&err));
+    REQUIRE(res.W == 128 && res.H == 96);
+    int diff = 0, worst = 0;
+    for (int64_t i = 0; i < 128 * 96; i++)
+        for (int c = 0; c < 3; c++) {
+            float v = fminf(fmaxf(res.image01[c * 128 * 96 + i], 0), 1) * 255.0f;
+            int d = abs((int)png.data[i * 3 + c] - (int)(uint8_t)v);
+            diff += d != 0;
+            worst = d > worst ? d : worst;
+        }
+    CHECK_MSG(worst <= 1 && diff <= 40, "%d of %d values differ from the graph's (max %d levels)", diff, 128 * 96 * 3, worst);
+    sdc_gen_result_free(&res);
+    sdc_image_free(&png);
+    json_decref(r.outputs);
+
+    /* image upscaler: VAEDecode -> ImageScale (lanczos, on 8-bit pixels as
+     * A1111 and ComfyUI resize) -> VAEEncode -> KSampler. The decodes'
+     * one-ulp difference can move a few 8-bit values before the resize,
+     * which the second pass carries on: measured 1 value, 1 level */
+    json_object_set_new(p, "12", json_pack("{s:s, s:{s:[s,i], s:s, s:i, s:i, s:s}}", "class_type", "ImageScale", "inputs",
+                                           "image", "13", 0, "upscale_method", "lanczos", "width", 128, "height", 96,
+                                           "crop", "disabled"));
+    json_object_set_new(p, "13", json_pack("{s:s, s:{s:[s,i], s:[s,i]}}", "class_type", "VAEDecode", "inputs", "samples",
+                                           "3", 0, "vae", "4", 2));
+    json_object_set_new(p, "14", json_pack("{s:s, s:{s:[s,i], s:[s,i]}}", "class_type", "VAEEncode", "inputs", "pixels",
+                                           "12", 0, "vae", "4", 2));
+    json_object_set_new(json_object_get(json_object_get(p, "11"), "inputs"), "latent_image", json_pack("[s,i]", "14", 0));
+    json_object_del(p, "10");
+    REQUIRE(run_prompt(&f, p, ex, &r) == SDC_OK);
+    img = json_array_get(json_object_get(json_object_get(r.outputs, "9"), "images"), 0);
+    fname = json_string_value(json_object_get(img, "filename"));
+    REQUIRE(fname);
+    snprintf(path, sizeof path, "%s/%s", f.dirs.output, fname);
+    REQUIRE(sdc_image_load(path, &png, NULL, &err) == SDC_OK);
+    q.hr_upscaler = SDC_HR_LANCZOS;
+    REQUIRE_MSG(sdc_generate(m, f.pool, &q, &res, &err) == SDC_OK, "%s", sdc_error_msg(&err));
+    diff = 0, worst = 0;
+    for (int64_t i = 0; i < 128 * 96; i++)
+        for (int c = 0; c < 3; c++) {
+            float v = fminf(fmaxf(res.image01[c * 128 * 96 + i], 0), 1) * 255.0f;
+            int d = abs((int)png.data[i * 3 + c] - (int)(uint8_t)v);
+            diff += d != 0;
+            worst = d > worst ? d : worst;
+        }
+    printf("    lanczos hires vs graph: %d values differ, max %d levels\n", diff, worst);
+    CHECK_MSG(worst <= 1 && diff <= 40, "%d of %d values differ from the graph's (max %d levels)", diff, 128 * 96 * 3, worst);
+
+    /* and the upscale is not a no-op: without the second pass the picture differs */
+    q.hr_width = q.hr_height = 0;
+    sdc_gen_result base;
+    REQUIRE(sdc_generate(m, f.pool, &q, &base, &err) == SDC_OK);
+    CHECK(base.W == 64 && base.H == 64);
+    sdc_gen_result_free(&base);
+    sdc_gen_result_free(&res);
+    sdc_image_free(&png);
+    json_decref(r.outputs);
+    json_decref(p);
+    sdc_wf_exec_free(ex);
+    fixture_free(&f);
+}

@@ -30,7 +30,9 @@
 
 typedef struct gen_opts {
     const char *model, *vocab, *vae, *taesd, *prompt, *negative, *sampler, *scheduler, *rng, *precision, *prediction;
-    const char *init_noise, *rounding;
+    const char *init_noise, *rounding, *hr_upscaler;
+    float hr_scale, hr_denoise;
+    int hr_width, hr_height, hr_steps;
     const char *init_image, *mask, *outpaint, *noise, *init_latent, *output, *output_tensor, *dump_dir;
     int width, height, steps, clip_skip, batch_size, batch_count, mask_blur, threads;
     long long seed;
@@ -78,6 +80,8 @@ static void set_defaults(gen_opts *o) {
     o->rng = "cpu";
     o->init_noise = "auto";
     o->rounding = "even";
+    o->hr_upscaler = "Latent";
+    o->hr_denoise = 0.7f;
     o->precision = "f32";
     o->batch_size = o->batch_count = 1;
     o->strength = -1.0f;
@@ -102,6 +106,13 @@ static int make_args(gen_opts *o, sdc_arg *a) {
         {"--rng", NULL, SDC_ARG_STRING, &o->rng, 0, 0, "noise: cpu (ComfyUI, torch CPU) or philox (A1111 GPU)", "KIND"},
         {"--init-noise", NULL, SDC_ARG_STRING, &o->init_noise, 0, 0,
          "txt2img start: auto (the scheduler's rule, as ComfyUI), sigma (noise x sigma_max, as A1111), vp", "RULE"},
+        {"--hires-scale", NULL, SDC_ARG_FLOAT, &o->hr_scale, 0, 16, "hires fix: upscale by this factor and sample again (off)", "F"},
+        {"--hires-width", NULL, SDC_ARG_INT, &o->hr_width, 0, 8192, "hires fix target width (instead of a scale)", "PX"},
+        {"--hires-height", NULL, SDC_ARG_INT, &o->hr_height, 0, 8192, "hires fix target height", "PX"},
+        {"--hires-steps", NULL, SDC_ARG_INT, &o->hr_steps, 0, 10000, "hires pass steps (0: --steps)", "N"},
+        {"--hires-denoise", NULL, SDC_ARG_FLOAT, &o->hr_denoise, 0, 1, "hires pass denoising strength (0.7)", "S"},
+        {"--hires-upscaler", NULL, SDC_ARG_STRING, &o->hr_upscaler, 0, 0,
+         "Latent, \"Latent (nearest)\", \"Latent (nearest-exact)\", Lanczos, Nearest (Latent)", "NAME"},
         {"--rounding", NULL, SDC_ARG_STRING, &o->rounding, 0, 0,
          "PNG 8-bit values: even ((x*255).round(), diffusers) or truncate (A1111's astype(uint8))", "MODE"},
         {"--eta", NULL, SDC_ARG_FLOAT, &o->eta, 0, 100, "noise amount of ancestral / SDE samplers and ddim (sampler default)", "E"},
@@ -285,6 +296,32 @@ static void auto_name(uint64_t seed, int i, char *buf, size_t size) {
     next++;
 }
 
+/* hires fix: a scale (A1111's int(width x scale), rounded down to a
+ * multiple of 8) or an explicit size (the other side keeps the aspect) */
+static int plan_hires(const gen_opts *o, gen_plan *g, bool img2img) {
+    bool on = o->hr_scale > 0 || o->hr_width > 0 || o->hr_height > 0;
+    if (!on) return 0;
+    if (img2img) return usage_error("--hires-* is for txt2img (no --init-image / --init-latent)");
+    if (o->hr_scale > 0 && (o->hr_width > 0 || o->hr_height > 0))
+        return usage_error("give --hires-scale or --hires-width / --hires-height, not both");
+    int w = g->req.width, h = g->req.height;
+    if (o->hr_scale > 0) w = (int)(g->req.width * o->hr_scale), h = (int)(g->req.height * o->hr_scale);
+    else if (o->hr_width > 0 && o->hr_height > 0) w = o->hr_width, h = o->hr_height;
+    else if (o->hr_width > 0) w = o->hr_width, h = (int)((int64_t)o->hr_width * g->req.height / g->req.width);
+    else h = o->hr_height, w = (int)((int64_t)o->hr_height * g->req.width / g->req.height);
+    w = w / 8 * 8, h = h / 8 * 8;
+    if (w < 8 || h < 8 || w > 8192 || h > 8192) return usage_error("the hires size must be between 8 and 8192 pixels");
+    int u = sdc_hr_upscaler_from_name(o->hr_upscaler);
+    if (u < 0)
+        return usage_error("--hires-upscaler must be Latent, \"Latent (nearest)\", \"Latent (nearest-exact)\", Lanczos or Nearest");
+    if (!(o->hr_denoise > 0 && o->hr_denoise <= 1)) return usage_error("--hires-denoise must be in (0, 1]");
+    g->req.hr_width = w, g->req.hr_height = h;
+    g->req.hr_steps = o->hr_steps;
+    g->req.hr_denoise = o->hr_denoise;
+    g->req.hr_upscaler = (sdc_hr_upscaler)u;
+    return 0;
+}
+
 static int plan_outputs(const gen_opts *o, gen_plan *g) {
     g->n_images = o->batch_size * o->batch_count;
     g->names = calloc((size_t)g->n_images, sizeof *g->names);
@@ -447,6 +484,7 @@ static int make_plan(const gen_opts *o, gen_plan *g) {
     if (o->strength != -1.0f && !img2img) return usage_error("--strength needs --init-image or --init-latent");
     g->req.strength = strength;
     if (g->req.width % 8 || g->req.height % 8) return usage_error("--width and --height must be multiples of 8");
+    if ((rc = plan_hires(o, g, img2img))) return rc;
     if ((rc = load_tensors(o, g))) return rc;
     if (o->init_latent && !o->init_image && (o->mask || o->outpaint)) return usage_error("inpainting needs --init-image");
     if ((rc = plan_loras(o, g)) || (rc = plan_controls(o, g))) return rc;
@@ -621,7 +659,9 @@ static int run_batches(const gen_opts *o, gen_plan *g, sdc_sd_model *m, sdc_pool
         }
     }
     if (o->output_tensor &&
-        sdc_out_write_tensor(o->output_tensor, all, (int64_t)o->batch_count * o->batch_size, g->req.height, g->req.width,
+        sdc_out_write_tensor(o->output_tensor, all, (int64_t)o->batch_count * o->batch_size,
+                             g->req.hr_width > 0 ? g->req.hr_height : g->req.height,
+                             g->req.hr_width > 0 ? g->req.hr_width : g->req.width,
                              o->overwrite, &err) != SDC_OK) {
         fprintf(stderr, "sdc generate: %s\n", sdc_error_msg(&err));
         free(all);

@@ -39,7 +39,11 @@ char *sdc_out_infotext(const sdc_gen_request *p, const char *sampler_label, cons
     ip.height = p->height;
     if (model_name) sdc_gen_params_set_str(&ip.model_name, model_name, &err);
     if (model_hash) sdc_gen_params_set_str(&ip.model_hash, model_hash, &err);
-    if (img2img) ip.denoising_strength = p->strength;
+    if (img2img) ip.denoising_strength = sdc_infotext_float(p->strength);
+    if (p->hr_width > 0) {
+        ip.denoising_strength = sdc_infotext_float(p->hr_denoise);
+        sdc_gen_add_hires_params(p, &ip, &err);
+    }
     ip.clip_skip = clip_skip;
     sdc_gen_params_set_str(&ip.version, "sdc " SDC_VERSION, &err);
     if (err.status == SDC_OK) sdc_infotext_format(&ip, &text, &err);
