@@ -151,6 +151,18 @@ async function testSettings(page, url) {
     await page.waitForFunction(() => document.querySelectorAll('#gallery li').length === 3 || document.getElementById('gen-error').textContent, null, { timeout: 60000 });
     const srcs = await page.$$eval('#gallery li img', (els) => els.map((e) => e.src));
     check(srcs.length === 3 && srcs[0] !== srcs[2], 'the LoRA at weight 1 changes the image (same seed, weight 0)');
+    // hires fix: twice the size, A1111's hires keys in the infotext
+    await page.click('summary:has-text("Hires. fix")');
+    await page.check('#enable_hr');
+    await page.fill('#hr_second_pass_steps', '2');
+    await page.click('#generate');
+    await page.waitForFunction(() => document.querySelectorAll('#gallery li').length === 4 || document.getElementById('gen-error').textContent, null, { timeout: 60000 });
+    const hr = page.locator('#gallery li').first();
+    const hrSize = await hr.locator('img').evaluate((img) => new Promise((res) => (img.complete ? res([img.naturalWidth, img.naturalHeight]) : (img.onload = () => res([img.naturalWidth, img.naturalHeight])))));
+    check(hrSize[0] === 128 && hrSize[1] === 128, `hires image is 128x128 (got ${hrSize})`);
+    const hrInfo = await hr.locator('.infotext').textContent();
+    check(hrInfo.includes('Hires upscale: 2, Hires steps: 2, Hires upscaler: Latent'), `hires infotext (got '${hrInfo}')`);
+    await page.uncheck('#enable_hr');
     await page.screenshot({ path: path.join(ARTIFACTS, 'settings.png'), fullPage: true });
 }
 

@@ -88,6 +88,13 @@ async function buildPayload() {
         p.init_images = [await state.painter.imageBase64()];
         p.denoising_strength = numberOf('denoising_strength');
     }
+    if (m === 'txt2img' && $('enable_hr').checked) { // A1111's hires fix fields
+        p.enable_hr = true;
+        p.hr_upscaler = $('hr_upscaler').value;
+        p.hr_scale = numberOf('hr_scale');
+        p.hr_second_pass_steps = numberOf('hr_second_pass_steps');
+        p.denoising_strength = numberOf('hr_denoise');
+    }
     if (m === 'inpaint') {
         if (state.painter.isEmpty()) throw new Error('paint the area to repaint on the image first');
         p.mask = await state.painter.maskBase64();
