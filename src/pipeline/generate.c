@@ -226,6 +226,7 @@ static void setup_ksample(run *r, sdc_ksample *kp, const sdc_tensor *cond, const
     k.rng = p->rng;
     k.noise = p->noise;
     k.keep = r->ip.keep;
+    k.fill = p->inpaint_fill;
     k.concat = r->ip.concat;
     k.extra_fn = p->extra_fn;
     k.extra_user = p->extra_user;

@@ -62,6 +62,7 @@ typedef struct sdc_gen_request {
                                     * SIGMA = noise * sigma_max as A1111 does, VP = * sqrt(1 + sigma_max^2) */
     const sdc_image *mask;       /* white = repaint; width x height; NULL: whole image */
     int mask_blur;               /* Gaussian blur radius in pixels (A1111 mask_blur), 0 = none */
+    sdc_latent_fill inpaint_fill; /* A1111 inpainting_fill: original (default), latent noise, latent nothing */
 
     /* hires fix (A1111's txt2img "Hires. fix"): with hr_width > 0, the
      * picture sampled at width x height is upscaled to hr_width x hr_height

@@ -35,6 +35,7 @@ typedef struct run {
     sdc_sched sched;
     size_t n;
     float *noise0, *start;
+    float *filled; /* the start latent with the masked area filled (owned), or NULL */
     double t_sample;
     int step; /* current sampler step, for the extra hook */
 } run;
@@ -93,6 +94,24 @@ static sdc_status draw_initial_noise(run *r, sdc_error *err) {
     }
     if (k->noise) memcpy(r->noise0, k->noise, r->n * sizeof(float));
     if (!k->add_noise) memset(r->noise0, 0, r->n * sizeof(float));
+    return SDC_OK;
+}
+
+/* A1111's latent noise / latent nothing: the repainted area of the start
+ * latent replaced by the first noise draw (the same values the sampler
+ * adds, as A1111's create_random_tensors with the same seeds) or zeros */
+static sdc_status fill_masked(run *r, sdc_error *err) {
+    const sdc_ksample *k = r->k;
+    r->filled = malloc(r->n * sizeof(float));
+    if (!r->filled) return sdc_error_set(err, SDC_ERR_OOM, "out of memory");
+    int64_t plane = k->h * k->w;
+    for (int64_t bc = 0; bc < k->B * k->C; bc++)
+        for (int64_t i = 0; i < plane; i++) {
+            size_t j = (size_t)(bc * plane + i);
+            float fillv = k->fill == SDC_FILL_LATENT_NOISE ? r->noise0[j] : 0.0f;
+            r->filled[j] = k->latent[j] * k->keep[i] + fillv * (1.0f - k->keep[i]);
+        }
+    r->start = r->filled;
     return SDC_OK;
 }
 
@@ -190,6 +209,7 @@ sdc_status sdc_ksample_run(const sdc_sd_model *m, sdc_pool *pool, const sdc_ksam
                            .H = k->h, .W = k->w, .cond = k->cond, .uncond = k->uncond, .cfg_scale = k->cfg_scale,
                            .concat_data = k->concat, .extra_fn = k->extra_fn ? extra_cb : NULL, .extra_user = &r};
     if (!st) st = draw_initial_noise(&r, err);
+    if (!st && k->fill != SDC_FILL_ORIGINAL && k->keep && k->latent) st = fill_masked(&r, err);
     if (!st) st = build_schedule(&r, err);
     if (!st) {
         start_latent(&r, out);
@@ -205,5 +225,6 @@ sdc_status sdc_ksample_run(const sdc_sd_model *m, sdc_pool *pool, const sdc_ksam
     sdc_sched_free(&r.sched);
     sdc_ctx_free(&r.ctx);
     free(r.noise0);
+    free(r.filled);
     return st;
 }

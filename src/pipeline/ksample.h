@@ -33,6 +33,16 @@ typedef sdc_status (*sdc_extra_fn)(void *user, sdc_ctx *c, const sdc_tensor *x_i
                                    const sdc_tensor *context, double sigma, int step, int steps,
                                    sdc_unet_extra *extra);
 
+/* A1111's inpainting_fill for the area a mask repaints (keep = 0): the
+ * original latent (1, "original"), the first noise draw (2, "latent
+ * noise": latent * keep + noise * (1 - keep)) or zeros (3, "latent
+ * nothing"). ("fill", 0, blurs pixels before encoding: not done.) */
+typedef enum sdc_latent_fill {
+    SDC_FILL_ORIGINAL = 0,
+    SDC_FILL_LATENT_NOISE,
+    SDC_FILL_LATENT_NOTHING
+} sdc_latent_fill;
+
 typedef struct sdc_ksample {
     int64_t B, C, h, w;           /* latent shape */
     const sdc_tensor *cond;       /* [1 or B, T, D] */
@@ -56,6 +66,7 @@ typedef struct sdc_ksample {
     const float *noise;           /* [B, C, h, w] replaces the initial draw, or NULL */
     /* inpainting */
     const float *keep;            /* [h * w] 1 = keep `latent` there, or NULL */
+    sdc_latent_fill fill;         /* with keep: what the repainted area of `latent` starts from */
     const float *concat;          /* [B, extra, h, w] input of 9-channel models, or NULL */
     /* hooks */
     sdc_extra_fn extra_fn;

@@ -43,6 +43,7 @@ typedef struct gen_req {
     char model_hash[65]; /* A1111's short hash (10 hex digits), "" when the file has none (a folder) */
     int steps, batch_size, n_iter, width, height, clip_skip, mask_blur, send_images, save_images;
     int sgm_noise; /* A1111's sgm_noise_multiplier option */
+    sdc_latent_fill fill; /* inpainting_fill */
     int hr_width, hr_height, hr_steps; /* hires fix (enable_hr): target size, 0 = off */
     sdc_hr_upscaler hr_upscaler;
     float cfg, denoise, eta;
@@ -230,6 +231,12 @@ static void parse_img2img(sdc_server *s, fields *f, gen_req *q) {
         sdc_mask_invert(&q->mask);
     }
     sdc_image_free(&mraw), sdc_image_free(&bin);
+    /* 0 fill (not done: starts from the original, with a warning), 1 original, 2 latent noise, 3 latent nothing */
+    int fill = (int)get_int(f, "inpainting_fill", 1, 0, 3);
+    q->fill = fill == 2 ? SDC_FILL_LATENT_NOISE : fill == 3 ? SDC_FILL_LATENT_NOTHING : SDC_FILL_ORIGINAL;
+    if (fill == 0)
+        json_array_append_new(q->warnings, json_string("inpainting_fill 0 (fill) is not supported: the masked area starts "
+                                                       "from the original image (1)"));
 }
 
 /* sd-webui-controlnet preprocessors sdc has: none, canny, invert, scribble, scribble_xdog */
@@ -528,6 +535,7 @@ static void fill_request(const gen_req *q, sdc_gen_request *g) {
         g->strength = q->denoise;
         g->mask = q->mask.data ? &q->mask : NULL;
         g->mask_blur = q->mask_blur;
+        g->inpaint_fill = q->fill;
         g->img2img_rule = SDC_IMG2IMG_A1111;
     }
     if (q->hr_width > 0) {

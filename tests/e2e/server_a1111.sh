@@ -121,6 +121,12 @@ jq -r '.images[0]' "$T/body" | base64 -d >"$T/i2i.png"
 png_ok "$T/i2i.png" && grep -a -q "Denoising strength: 0.6" "$T/i2i.png" || fail "img2img image / infotext"
 jq -e '.parameters.init_images == null' "$T/body" >/dev/null || fail "img2img echoes the images"
 [ "$(post /sdapi/v1/img2img '{"prompt": "x", "steps": 2}')" = 422 ] || fail "img2img without an image must be 422"
+# inpainting_fill: 1 = original (the default above), 2 latent noise changes the picture, 0 (fill) warns
+[ "$(post /sdapi/v1/img2img "${I2I%\}}, \"inpainting_fill\": 2}")" = 200 ] || fail "latent noise: $(cat "$T/body")"
+jq -r '.images[0]' "$T/body" | base64 -d | cmp -s - "$T/i2i.png" && fail "inpainting_fill 2 gave the original-fill picture"
+[ "$(post /sdapi/v1/img2img "${I2I%\}}, \"inpainting_fill\": 0}")" = 200 ] || fail "fill 0: $(cat "$T/body")"
+jq -r '.info' "$T/body" | jq -e '.warnings | any(test("inpainting_fill 0"))' >/dev/null || fail "no warning for inpainting_fill 0"
+jq -r '.images[0]' "$T/body" | base64 -d | cmp -s - "$T/i2i.png" || fail "inpainting_fill 0 should start from the original"
 
 # validation: FastAPI-style details
 [ "$(post /sdapi/v1/txt2img '{"steps": "many", "width": 4, "cfg_scale": "x"}')" = 422 ] || fail "bad fields not 422"

@@ -9,6 +9,7 @@
 
 #include "harness.h"
 #include "base/util.h"
+#include "pipeline/conditioning.h"
 #include "pipeline/generate.h"
 #include "refdata.h"
 
@@ -208,5 +209,49 @@ TEST(pipeline_inpaint_keeps_unmasked_pixels) {
     sdc_gen_result_free(&res);
     sdc_image_free(&img);
     sdc_image_free(&mask);
+    sdc_sd_model_free(m);
+}
+
+/* A1111's inpainting_fill on the start latent (ksample.h sdc_latent_fill),
+ * seen through a zero-step run (a KSamplerAdvanced slice that runs no
+ * step returns the start latent): original keeps the latent, latent noise
+ * puts the first noise draw where the mask repaints, latent nothing zeros. */
+TEST(pipeline_inpaint_fill_start_latent) {
+    sdc_sd_model *m = load_tiny();
+    REQUIRE(m != NULL);
+    enum { C = 4, H = 8, W = 8, N = C * H * W };
+    float lat[N], noise[N], keep[H * W], out[N];
+    for (int i = 0; i < N; i++) lat[i] = sinf(0.3f * (float)i) + 0.5f, noise[i] = cosf(0.7f * (float)i);
+    for (int i = 0; i < H * W; i++) keep[i] = (i % W) < W / 2 ? 1.0f : 0.0f; /* left half kept */
+    sdc_ctx c;
+    REQUIRE(sdc_ctx_init(&c, NULL, 0) == SDC_OK);
+    sdc_tensor *cond = sdc_encode_prompt(&c, m, "a door", 0);
+    REQUIRE(cond != NULL);
+    static const sdc_latent_fill fills[] = {SDC_FILL_ORIGINAL, SDC_FILL_LATENT_NOISE, SDC_FILL_LATENT_NOTHING};
+    for (int f = 0; f < 3; f++) {
+        sdc_ksample k;
+        sdc_ksample_default(&k);
+        k.B = 1, k.C = C, k.h = H, k.w = W;
+        k.cond = cond;
+        k.cfg_scale = 1;
+        k.steps = 4;
+        k.latent = lat;
+        k.denoise = 0.5f;
+        k.keep = keep;
+        k.fill = fills[f];
+        k.noise = noise;
+        k.start_step = 0, k.end_step = 0;
+        sdc_error err;
+        sdc_error_clear(&err);
+        REQUIRE_MSG(sdc_ksample_run(m, NULL, &k, out, NULL, &err) == SDC_OK, "%s", sdc_error_msg(&err));
+        int bad = 0;
+        for (int i = 0; i < N; i++) {
+            int x = i % (H * W);
+            float want = keep[x] > 0 ? lat[i] : fills[f] == SDC_FILL_ORIGINAL ? lat[i] : fills[f] == SDC_FILL_LATENT_NOISE ? noise[i] : 0.0f;
+            bad += out[i] != want;
+        }
+        CHECK_MSG(bad == 0, "fill %d: %d of %d values differ", f, bad, N);
+    }
+    sdc_ctx_free(&c);
     sdc_sd_model_free(m);
 }

@@ -30,7 +30,7 @@
 
 typedef struct gen_opts {
     const char *model, *vocab, *vae, *taesd, *prompt, *negative, *sampler, *scheduler, *rng, *precision, *prediction;
-    const char *init_noise, *rounding, *hr_upscaler;
+    const char *init_noise, *rounding, *hr_upscaler, *inpaint_fill;
     float hr_scale, hr_denoise;
     int hr_width, hr_height, hr_steps;
     const char *init_image, *mask, *outpaint, *noise, *init_latent, *output, *output_tensor, *dump_dir;
@@ -81,6 +81,7 @@ static void set_defaults(gen_opts *o) {
     o->init_noise = "auto";
     o->rounding = "even";
     o->hr_upscaler = "Latent";
+    o->inpaint_fill = "original";
     o->hr_denoise = 0.7f;
     o->precision = "f32";
     o->batch_size = o->batch_count = 1;
@@ -106,6 +107,8 @@ static int make_args(gen_opts *o, sdc_arg *a) {
         {"--rng", NULL, SDC_ARG_STRING, &o->rng, 0, 0, "noise: cpu (ComfyUI, torch CPU) or philox (A1111 GPU)", "KIND"},
         {"--init-noise", NULL, SDC_ARG_STRING, &o->init_noise, 0, 0,
          "txt2img start: auto (the scheduler's rule, as ComfyUI), sigma (noise x sigma_max, as A1111), vp", "RULE"},
+        {"--inpaint-fill", NULL, SDC_ARG_STRING, &o->inpaint_fill, 0, 0,
+         "masked area starts from: original, latent-noise, latent-nothing (A1111's inpainting_fill)", "FILL"},
         {"--hires-scale", NULL, SDC_ARG_FLOAT, &o->hr_scale, 0, 16, "hires fix: upscale by this factor and sample again (off)", "F"},
         {"--hires-width", NULL, SDC_ARG_INT, &o->hr_width, 0, 8192, "hires fix target width (instead of a scale)", "PX"},
         {"--hires-height", NULL, SDC_ARG_INT, &o->hr_height, 0, 8192, "hires fix target height", "PX"},
@@ -485,6 +488,12 @@ static int make_plan(const gen_opts *o, gen_plan *g) {
     g->req.strength = strength;
     if (g->req.width % 8 || g->req.height % 8) return usage_error("--width and --height must be multiples of 8");
     if ((rc = plan_hires(o, g, img2img))) return rc;
+    if (strcmp(o->inpaint_fill, "original") == 0) g->req.inpaint_fill = SDC_FILL_ORIGINAL;
+    else if (strcmp(o->inpaint_fill, "latent-noise") == 0) g->req.inpaint_fill = SDC_FILL_LATENT_NOISE;
+    else if (strcmp(o->inpaint_fill, "latent-nothing") == 0) g->req.inpaint_fill = SDC_FILL_LATENT_NOTHING;
+    else return usage_error("--inpaint-fill must be original, latent-noise or latent-nothing");
+    if (g->req.inpaint_fill != SDC_FILL_ORIGINAL && !o->mask && !o->outpaint)
+        return usage_error("--inpaint-fill needs --mask or --outpaint");
     if ((rc = load_tensors(o, g))) return rc;
     if (o->init_latent && !o->init_image && (o->mask || o->outpaint)) return usage_error("inpainting needs --init-image");
     if ((rc = plan_loras(o, g)) || (rc = plan_controls(o, g))) return rc;
