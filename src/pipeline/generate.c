@@ -202,7 +202,7 @@ static sdc_status decode(run *r, sdc_pool *pool, sdc_gen_result *out, sdc_error 
     sdc_ctx_free(&r->ctx); /* the text encoding is no longer needed */
     sdc_status st = vae_ctx(r, pool, &r->ctx, r->h, r->w, err);
     if (!st) st = decode_latents(r, &r->ctx, r->x, r->h, r->w, out->image01, err);
-    if (!st && r->p->init_image) sdc_inpaint_overlay(&r->ip, r->p->init_image, out->image01);
+    if (!st && r->p->init_image && !r->p->no_overlay) sdc_inpaint_overlay(&r->ip, r->p->init_image, out->image01);
     return st;
 }
 

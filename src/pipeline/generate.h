@@ -63,6 +63,7 @@ typedef struct sdc_gen_request {
     const sdc_image *mask;       /* white = repaint; width x height; NULL: whole image */
     int mask_blur;               /* Gaussian blur radius in pixels (A1111 mask_blur), 0 = none */
     sdc_latent_fill inpaint_fill; /* A1111 inpainting_fill: original (default), latent noise, latent nothing */
+    int no_overlay;              /* skip laying the original back over the result (inpaint_area.c does it) */
 
     /* hires fix (A1111's txt2img "Hires. fix"): with hr_width > 0, the
      * picture sampled at width x height is upscaled to hr_width x hr_height

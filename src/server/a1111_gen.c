@@ -12,14 +12,15 @@
 #include <strings.h>
 
 #include "base/util.h"
-#include "image/image_io.h"
 #include "formats/file_hash.h"
+#include "image/image_io.h"
 #include "image/infotext.h"
 #include "image/mask.h"
 #include "image/preprocess.h"
 #include "image/resize.h"
 #include "models/lora_tags.h"
 #include "pipeline/generate.h"
+#include "pipeline/inpaint_area.h"
 #include "server/a1111.h"
 #include "workflow/control.h"
 #include "workflow/files.h"
@@ -44,6 +45,7 @@ typedef struct gen_req {
     int steps, batch_size, n_iter, width, height, clip_skip, mask_blur, send_images, save_images;
     int sgm_noise; /* A1111's sgm_noise_multiplier option */
     sdc_latent_fill fill; /* inpainting_fill */
+    int only_masked, masked_padding; /* inpaint_full_res, inpaint_full_res_padding */
     int hr_width, hr_height, hr_steps; /* hires fix (enable_hr): target size, 0 = off */
     sdc_hr_upscaler hr_upscaler;
     float cfg, denoise, eta;
@@ -215,17 +217,22 @@ static void parse_img2img(sdc_server *s, fields *f, gen_req *q) {
         field_error(f, "init_images", "img2img needs init_images: a list of base64 images", "value_error.missing");
         return;
     }
-    if (srv_decode_image(s, b64, 1, &raw, &err) || resize_to(&raw, q->width, q->height, mode, &q->init, &err)) {
+    const char *mb64 = get_str(f, "mask", NULL);
+    /* "only masked": the picture keeps its size (width x height is the processing size) */
+    q->only_masked = mb64 && get_bool(f, "inpaint_full_res", 0);
+    q->masked_padding = (int)get_int(f, "inpaint_full_res_padding", 0, 0, 4096);
+    if (srv_decode_image(s, b64, 1, &raw, &err) ||
+        (q->only_masked ? sdc_image_clone(&raw, &q->init, &err) : resize_to(&raw, q->width, q->height, mode, &q->init, &err))) {
         field_error(f, "init_images", sdc_error_msg(&err), "value_error.image");
         sdc_image_free(&raw);
         return;
     }
     sdc_image_free(&raw);
-    const char *mb64 = get_str(f, "mask", NULL);
     if (!mb64) return;
     sdc_image mraw = {0}, bin = {0};
+    int mw = q->only_masked ? q->init.width : q->width, mh = q->only_masked ? q->init.height : q->height;
     if (srv_decode_image(s, mb64, 0, &mraw, &err) || sdc_mask_from_image(&mraw, SDC_MASK_AUTO, &bin, &err) ||
-        resize_to(&bin, q->width, q->height, mode, &q->mask, &err)) {
+        resize_to(&bin, mw, mh, q->only_masked ? 0 : mode, &q->mask, &err)) {
         field_error(f, "mask", sdc_error_msg(&err), "value_error.image");
     } else if (get_int(f, "inpainting_mask_invert", 0, 0, 1)) {
         sdc_mask_invert(&q->mask);
@@ -428,6 +435,16 @@ static char *infotext(const gen_req *q, long long seed) {
     sdc_gen_params_set_str(&ip.model_name, q->model_name, &err);
     if (q->model_hash[0]) sdc_gen_params_set_str(&ip.model_hash, q->model_hash, &err);
     if (q->img2img || q->hr_width > 0) ip.denoising_strength = sdc_infotext_float(q->denoise);
+    char v[32];
+    if (q->img2img && q->mask.data && q->mask_blur > 0) {
+        snprintf(v, sizeof v, "%d", q->mask_blur);
+        sdc_gen_params_add_extra(&ip, "Mask blur", v, &err);
+    }
+    if (q->only_masked) {
+        snprintf(v, sizeof v, "%d", q->masked_padding);
+        sdc_gen_params_add_extra(&ip, "Inpaint area", "Only masked", &err);
+        sdc_gen_params_add_extra(&ip, "Masked area padding", v, &err);
+    }
     ip.clip_skip = q->clip_skip;
     sdc_gen_request g;
     fill_request(q, &g);
@@ -565,7 +582,8 @@ static sdc_status run_batches(sdc_server *s, srv_job *j, gen_req *q, sdc_sd_mode
         rs->iter = it;
         g.seed = (uint64_t)(q->seed + (long long)it * q->batch_size);
         sdc_gen_result r;
-        st = sdc_generate(m, s->pool, &g, &r, err);
+        st = q->only_masked ? sdc_generate_only_masked(m, s->pool, &g, q->masked_padding, &r, NULL, err)
+                            : sdc_generate(m, s->pool, &g, &r, err);
         if (st == SDC_ERR_CANCELLED) {
             pthread_mutex_lock(&s->lock);
             int skipped = j->skip && !j->cancel;

@@ -11,6 +11,7 @@
 #include "base/util.h"
 #include "pipeline/conditioning.h"
 #include "pipeline/generate.h"
+#include "pipeline/inpaint_area.h"
 #include "refdata.h"
 
 #define TINY_MODEL "reference/model/sd15-random-tiny.safetensors"
@@ -253,5 +254,82 @@ TEST(pipeline_inpaint_fill_start_latent) {
         CHECK_MSG(bad == 0, "fill %d: %d of %d values differ", f, bad, N);
     }
     sdc_ctx_free(&c);
+    sdc_sd_model_free(m);
+}
+
+/* A1111's crop region for "only masked" (masking.py), cases worked by hand:
+ * bounding box + padding, then the shorter side grown to the processing
+ * aspect, centred, pushed back inside the image. */
+TEST(pipeline_only_masked_crop_region) {
+    sdc_error err;
+    sdc_error_clear(&err);
+    sdc_image mk = {0};
+    REQUIRE(sdc_image_alloc(&mk, 100, 80, 1, &err) == SDC_OK);
+    memset(mk.data, 0, 100 * 80);
+    sdc_crop_box b = sdc_inpaint_crop_region(&mk, 4);
+    CHECK(b.x1 == 0 && b.y1 == 0 && b.x2 == 100 && b.y2 == 80); /* empty mask: everything */
+    for (int y = 20; y < 30; y++)
+        for (int x = 30; x < 40; x++) mk.data[y * 100 + x] = 9;
+    b = sdc_inpaint_crop_region(&mk, 4);
+    CHECK_MSG(b.x1 == 26 && b.y1 == 16 && b.x2 == 44 && b.y2 == 34, "%d %d %d %d", b.x1, b.y1, b.x2, b.y2);
+    sdc_crop_box e = sdc_inpaint_expand_crop(b, 64, 64, 100, 80); /* already square */
+    CHECK(e.x1 == 26 && e.y1 == 16 && e.x2 == 44 && e.y2 == 34);
+    e = sdc_inpaint_expand_crop(b, 128, 64, 100, 80); /* width 18 -> 36: 9 each side */
+    CHECK_MSG(e.x1 == 17 && e.y1 == 16 && e.x2 == 53 && e.y2 == 34, "%d %d %d %d", e.x1, e.y1, e.x2, e.y2);
+    e = sdc_inpaint_expand_crop((sdc_crop_box){0, 0, 10, 10}, 64, 32, 100, 80); /* left edge: shifted right */
+    CHECK_MSG(e.x1 == 0 && e.x2 == 20 && e.y1 == 0 && e.y2 == 10, "%d %d %d %d", e.x1, e.y1, e.x2, e.y2);
+    e = sdc_inpaint_expand_crop((sdc_crop_box){95, 0, 100, 10}, 64, 32, 100, 80); /* 5 -> 20, 7 | 8, pushed left */
+    CHECK_MSG(e.x1 == 80 && e.x2 == 100, "%d %d", e.x1, e.x2);
+    e = sdc_inpaint_expand_crop((sdc_crop_box){10, 10, 50, 20}, 64, 64, 100, 80); /* tall: 10 -> 40, off the top */
+    CHECK_MSG(e.x1 == 10 && e.x2 == 50 && e.y1 == 0 && e.y2 == 40, "%d %d %d %d", e.x1, e.y1, e.x2, e.y2);
+    sdc_image_free(&mk);
+}
+
+/* Only-masked inpainting on a 90x70 picture (not even a multiple of 8)
+ * with a 64x64 processing size: the result has the picture's size, every
+ * pixel outside the crop box is the original's, the masked area is
+ * repainted. */
+TEST(pipeline_only_masked_inpaint) {
+    sdc_sd_model *m = load_tiny();
+    REQUIRE(m != NULL);
+    sdc_error err;
+    sdc_error_clear(&err);
+    sdc_image img = {0}, mask = {0};
+    REQUIRE(sdc_image_alloc(&img, 90, 70, 3, &err) == SDC_OK && sdc_image_alloc(&mask, 90, 70, 1, &err) == SDC_OK);
+    for (int y = 0; y < 70; y++)
+        for (int x = 0; x < 90; x++) {
+            for (int c = 0; c < 3; c++) img.data[(y * 90 + x) * 3 + c] = (uint8_t)((x * 3 + y * 5 + c * 70) & 255);
+            mask.data[y * 90 + x] = x >= 40 && x < 60 && y >= 30 && y < 40 ? 255 : 0;
+        }
+    sdc_gen_request r;
+    sdc_gen_request_default(&r);
+    r.prompt = "a blue door";
+    r.width = r.height = 64;
+    r.steps = 4;
+    r.strength = 0.9f;
+    r.init_image = &img;
+    r.mask = &mask;
+    r.mask_blur = 0;
+    sdc_gen_result res;
+    sdc_crop_box b;
+    REQUIRE_MSG(sdc_generate_only_masked(m, NULL, &r, 6, &res, &b, &err) == SDC_OK, "%s", sdc_error_msg(&err));
+    REQUIRE(res.W == 90 && res.H == 70 && res.B == 1);
+    /* bbox (40,30)-(60,40) + 6 = (34,24)-(66,46): 32 x 22, widened to 32 x 32 centred: y 19..51 */
+    CHECK_MSG(b.x1 == 34 && b.x2 == 66 && b.y1 == 19 && b.y2 == 51, "box %d %d %d %d", b.x1, b.y1, b.x2, b.y2);
+    int outside_bad = 0;
+    double inside = 0;
+    for (int c = 0; c < 3; c++)
+        for (int y = 0; y < 70; y++)
+            for (int x = 0; x < 90; x++) {
+                float got = res.image01[(c * 70 + y) * 90 + x], orig = img.data[(y * 90 + x) * 3 + c] / 255.0f;
+                bool in_box = x >= b.x1 && x < b.x2 && y >= b.y1 && y < b.y2;
+                if (!in_box && got != orig) outside_bad++;
+                if (mask.data[y * 90 + x]) inside = fmax(inside, fabs(got - orig));
+            }
+    CHECK_MSG(outside_bad == 0, "%d values outside the crop changed", outside_bad);
+    CHECK_MSG(inside > 0.05, "the masked area was not repainted (max change %g)", inside);
+    sdc_gen_result_free(&res);
+    sdc_image_free(&img);
+    sdc_image_free(&mask);
     sdc_sd_model_free(m);
 }

@@ -27,10 +27,12 @@
 #include "pipeline/control.h"
 #include "pipeline/dump.h"
 #include "pipeline/generate.h"
+#include "pipeline/inpaint_area.h"
 
 typedef struct gen_opts {
     const char *model, *vocab, *vae, *taesd, *prompt, *negative, *sampler, *scheduler, *rng, *precision, *prediction;
-    const char *init_noise, *rounding, *hr_upscaler, *inpaint_fill;
+    const char *init_noise, *rounding, *hr_upscaler, *inpaint_fill, *inpaint_area, *strength_rule;
+    int inpaint_padding;
     float hr_scale, hr_denoise;
     int hr_width, hr_height, hr_steps;
     const char *init_image, *mask, *outpaint, *noise, *init_latent, *output, *output_tensor, *dump_dir;
@@ -45,6 +47,7 @@ typedef struct gen_opts {
 /* everything resolved from the options, before any heavy work */
 typedef struct gen_plan {
     sdc_gen_request req;
+    bool only_masked; /* --inpaint-area masked */
     sdc_sampler_kind sampler;
     sdc_scheduler scheduler;
     sdc_dtype mat_dtype;
@@ -82,6 +85,9 @@ static void set_defaults(gen_opts *o) {
     o->rounding = "even";
     o->hr_upscaler = "Latent";
     o->inpaint_fill = "original";
+    o->strength_rule = "diffusers";
+    o->inpaint_area = "whole";
+    o->inpaint_padding = 32;
     o->hr_denoise = 0.7f;
     o->precision = "f32";
     o->batch_size = o->batch_count = 1;
@@ -107,8 +113,15 @@ static int make_args(gen_opts *o, sdc_arg *a) {
         {"--rng", NULL, SDC_ARG_STRING, &o->rng, 0, 0, "noise: cpu (ComfyUI, torch CPU) or philox (A1111 GPU)", "KIND"},
         {"--init-noise", NULL, SDC_ARG_STRING, &o->init_noise, 0, 0,
          "txt2img start: auto (the scheduler's rule, as ComfyUI), sigma (noise x sigma_max, as A1111), vp", "RULE"},
+        {"--strength-rule", NULL, SDC_ARG_STRING, &o->strength_rule, 0, 0,
+         "steps img2img runs for a strength: diffusers (int(steps x s)), a1111 (int(min(s, 0.999) x steps) + 1), "
+         "comfy (int(steps / s) built, the last steps run)", "RULE"},
         {"--inpaint-fill", NULL, SDC_ARG_STRING, &o->inpaint_fill, 0, 0,
          "masked area starts from: original, latent-noise, latent-nothing (A1111's inpainting_fill)", "FILL"},
+        {"--inpaint-area", NULL, SDC_ARG_STRING, &o->inpaint_area, 0, 0,
+         "whole (the picture at --width x --height) or masked (A1111 \"only masked\": the masked part, padded, "
+         "inpainted at --width x --height (512) and pasted back into the picture at its own size)", "AREA"},
+        {"--inpaint-padding", NULL, SDC_ARG_INT, &o->inpaint_padding, 0, 4096, "only masked: pixels around the mask (32)", "PX"},
         {"--hires-scale", NULL, SDC_ARG_FLOAT, &o->hr_scale, 0, 16, "hires fix: upscale by this factor and sample again (off)", "F"},
         {"--hires-width", NULL, SDC_ARG_INT, &o->hr_width, 0, 8192, "hires fix target width (instead of a scale)", "PX"},
         {"--hires-height", NULL, SDC_ARG_INT, &o->hr_height, 0, 8192, "hires fix target height", "PX"},
@@ -240,6 +253,20 @@ static int load_images(const gen_opts *o, gen_plan *g) {
         if (sdc_outpaint_extend(&rgb, &sp, &ext, &g->mask, &err) != SDC_OK) return usage_error(sdc_error_msg(&err));
         sdc_image_free(&rgb);
         rgb = ext;
+    }
+    if (strcmp(o->inpaint_area, "masked") == 0) { /* the picture keeps its size; W x H is the processing size */
+        g->req.width = o->width > 0 ? o->width : 512;
+        g->req.height = o->height > 0 ? o->height : 512;
+        g->init = rgb;
+        if (!o->mask) return usage_error("--inpaint-area masked needs --mask");
+        if (sdc_image_load(o->mask, &g->mask, NULL, &err) != SDC_OK) return usage_error(sdc_error_msg(&err));
+        if (g->mask.width != rgb.width || g->mask.height != rgb.height) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "the mask is %dx%d but the image is %dx%d", g->mask.width, g->mask.height, rgb.width,
+                     rgb.height);
+            return usage_error(msg);
+        }
+        return 0;
     }
     int W = o->width > 0 ? o->width : rgb.width, H = o->height > 0 ? o->height : rgb.height;
     g->req.width = W;
@@ -488,6 +515,15 @@ static int make_plan(const gen_opts *o, gen_plan *g) {
     g->req.strength = strength;
     if (g->req.width % 8 || g->req.height % 8) return usage_error("--width and --height must be multiples of 8");
     if ((rc = plan_hires(o, g, img2img))) return rc;
+    if (strcmp(o->inpaint_area, "whole") != 0 && strcmp(o->inpaint_area, "masked") != 0)
+        return usage_error("--inpaint-area must be whole or masked");
+    g->only_masked = strcmp(o->inpaint_area, "masked") == 0;
+    if (strcmp(o->strength_rule, "diffusers") == 0) g->req.img2img_rule = SDC_IMG2IMG_DIFFUSERS;
+    else if (strcmp(o->strength_rule, "a1111") == 0) g->req.img2img_rule = SDC_IMG2IMG_A1111;
+    else if (strcmp(o->strength_rule, "comfy") == 0) g->req.img2img_rule = SDC_IMG2IMG_COMFY;
+    else return usage_error("--strength-rule must be diffusers, a1111 or comfy");
+    if (g->only_masked && (o->outpaint || o->init_latent || g->req.hr_width > 0))
+        return usage_error("--inpaint-area masked takes --init-image and --mask (no --outpaint, --init-latent or --hires-*)");
     if (strcmp(o->inpaint_fill, "original") == 0) g->req.inpaint_fill = SDC_FILL_ORIGINAL;
     else if (strcmp(o->inpaint_fill, "latent-noise") == 0) g->req.inpaint_fill = SDC_FILL_LATENT_NOISE;
     else if (strcmp(o->inpaint_fill, "latent-nothing") == 0) g->req.inpaint_fill = SDC_FILL_LATENT_NOTHING;
@@ -636,7 +672,8 @@ static int run_batches(const gen_opts *o, gen_plan *g, sdc_sd_model *m, sdc_pool
         ps.batch = b + 1;
         g->req.seed = seed0 + (uint64_t)b * (uint64_t)o->batch_size;
         sdc_gen_result r;
-        sdc_status st = sdc_generate(m, pool, &g->req, &r, &err);
+        sdc_status st = g->only_masked ? sdc_generate_only_masked(m, pool, &g->req, o->inpaint_padding, &r, NULL, &err)
+                                       : sdc_generate(m, pool, &g->req, &r, &err);
         if (st) {
             fprintf(stderr, "sdc generate: %s\n", sdc_error_msg(&err));
             free(all);
@@ -645,7 +682,8 @@ static int run_batches(const gen_opts *o, gen_plan *g, sdc_sd_model *m, sdc_pool
         for (int64_t i = 0; i < r.B; i++) {
             const char *name = g->names[b * o->batch_size + (int)i];
             char *info = sdc_out_infotext(&g->req, sampler_label(g->sampler), scheduler_label(g->scheduler), m->name,
-                                          short_hash, r.seeds[i], g->req.init_image || g->req.init_latent, clip_skip);
+                                          short_hash, r.seeds[i], g->req.init_image || g->req.init_latent, clip_skip,
+                                          g->only_masked ? o->inpaint_padding : -1);
             st = sdc_out_save_png(name, &r, i, info, o->overwrite,
                                   strcmp(o->rounding, "truncate") == 0 ? SDC_U8_TRUNCATE : SDC_U8_ROUND_EVEN, &err);
             free(info);
@@ -669,8 +707,8 @@ static int run_batches(const gen_opts *o, gen_plan *g, sdc_sd_model *m, sdc_pool
     }
     if (o->output_tensor &&
         sdc_out_write_tensor(o->output_tensor, all, (int64_t)o->batch_count * o->batch_size,
-                             g->req.hr_width > 0 ? g->req.hr_height : g->req.height,
-                             g->req.hr_width > 0 ? g->req.hr_width : g->req.width,
+                             g->only_masked ? g->init.height : g->req.hr_width > 0 ? g->req.hr_height : g->req.height,
+                             g->only_masked ? g->init.width : g->req.hr_width > 0 ? g->req.hr_width : g->req.width,
                              o->overwrite, &err) != SDC_OK) {
         fprintf(stderr, "sdc generate: %s\n", sdc_error_msg(&err));
         free(all);

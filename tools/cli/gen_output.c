@@ -22,7 +22,8 @@ void sdc_out_name(const char *output, int index, int total, char *buf, size_t si
 }
 
 char *sdc_out_infotext(const sdc_gen_request *p, const char *sampler_label, const char *sched_label,
-                       const char *model_name, const char *model_hash, uint64_t seed, bool img2img, int clip_skip) {
+                       const char *model_name, const char *model_hash, uint64_t seed, bool img2img, int clip_skip,
+                       int masked_padding) {
     sdc_gen_params ip;
     sdc_error err;
     sdc_error_clear(&err);
@@ -40,6 +41,17 @@ char *sdc_out_infotext(const sdc_gen_request *p, const char *sampler_label, cons
     if (model_name) sdc_gen_params_set_str(&ip.model_name, model_name, &err);
     if (model_hash) sdc_gen_params_set_str(&ip.model_hash, model_hash, &err);
     if (img2img) ip.denoising_strength = sdc_infotext_float(p->strength);
+    if (p->mask && p->mask_blur > 0) {
+        char v[32];
+        snprintf(v, sizeof v, "%d", p->mask_blur);
+        sdc_gen_params_add_extra(&ip, "Mask blur", v, &err);
+    }
+    if (masked_padding >= 0) {
+        char v[32];
+        snprintf(v, sizeof v, "%d", masked_padding);
+        sdc_gen_params_add_extra(&ip, "Inpaint area", "Only masked", &err);
+        sdc_gen_params_add_extra(&ip, "Masked area padding", v, &err);
+    }
     if (p->hr_width > 0) {
         ip.denoising_strength = sdc_infotext_float(p->hr_denoise);
         sdc_gen_add_hires_params(p, &ip, &err);

@@ -13,9 +13,11 @@
 void sdc_out_name(const char *output, int index, int total, char *buf, size_t size);
 
 /* The A1111 infotext for image b of a result. model_name / model_hash
- * (A1111's 10-digit short hash) may be NULL. */
+ * (A1111's 10-digit short hash) may be NULL. masked_padding >= 0: "only
+ * masked" inpainting with that padding (A1111's "Inpaint area" keys). */
 char *sdc_out_infotext(const sdc_gen_request *p, const char *sampler_label, const char *sched_label,
-                       const char *model_name, const char *model_hash, uint64_t seed, bool img2img, int clip_skip);
+                       const char *model_name, const char *model_hash, uint64_t seed, bool img2img, int clip_skip,
+                       int masked_padding);
 
 /* Writes image b of r as PNG with the infotext; rounding to 8 bits: half
  * to even as diffusers and the references, or truncating as A1111. */
