@@ -148,15 +148,15 @@ async function testSettings(page, url) {
     await page.fill('#prompt', prompt.replace(':1>', ':0>'));
     await page.fill('#seed', '1234');
     await page.click('#generate');
-    await page.waitForFunction(() => document.querySelectorAll('#gallery li').length === 3 || document.getElementById('gen-error').textContent, null, { timeout: 60000 });
+    await page.waitForFunction(() => document.querySelectorAll('#gallery li').length === 4 || document.getElementById('gen-error').textContent, null, { timeout: 60000 });
     const srcs = await page.$$eval('#gallery li img', (els) => els.map((e) => e.src));
-    check(srcs.length === 3 && srcs[0] !== srcs[2], 'the LoRA at weight 1 changes the image (same seed, weight 0)');
+    check(srcs.length === 4 && srcs[0] !== srcs[3], 'the LoRA at weight 1 changes the image (same seed, weight 0)');
     // hires fix: twice the size, A1111's hires keys in the infotext
     await page.click('summary:has-text("Hires. fix")');
     await page.check('#enable_hr');
     await page.fill('#hr_second_pass_steps', '2');
     await page.click('#generate');
-    await page.waitForFunction(() => document.querySelectorAll('#gallery li').length === 4 || document.getElementById('gen-error').textContent, null, { timeout: 60000 });
+    await page.waitForFunction(() => document.querySelectorAll('#gallery li').length === 5 || document.getElementById('gen-error').textContent, null, { timeout: 60000 });
     const hr = page.locator('#gallery li').first();
     const hrSize = await hr.locator('img').evaluate((img) => new Promise((res) => (img.complete ? res([img.naturalWidth, img.naturalHeight]) : (img.onload = () => res([img.naturalWidth, img.naturalHeight])))));
     check(hrSize[0] === 128 && hrSize[1] === 128, `hires image is 128x128 (got ${hrSize})`);
@@ -191,6 +191,19 @@ async function testInpaint(page, pngBytes) {
     const info = await page.locator('#gallery li').first().locator('.infotext').textContent();
     check(info.includes('Denoising strength: 0.5'), `inpaint infotext has the strength (got '${info}')`);
     log('settings: inpaint with a painted mask:', JSON.stringify(info.split('\n').pop()));
+    // "Only masked" painted at 128x128: the 64x64 picture keeps its size (whole-picture mode would give 128x128)
+    await page.selectOption('#inpaint_area', 'masked');
+    await page.fill('#inpaint_padding', '4');
+    for (const [id, v] of [['#width', '128'], ['#height', '128']]) await page.fill(id, v);
+    await page.click('#generate');
+    await page.waitForFunction(() => document.querySelectorAll('#gallery li').length === 3 || document.getElementById('gen-error').textContent, null, { timeout: 60000 });
+    const om = page.locator('#gallery li').first();
+    const omSize = await om.locator('img').evaluate((img) => new Promise((res) => (img.complete ? res([img.naturalWidth, img.naturalHeight]) : (img.onload = () => res([img.naturalWidth, img.naturalHeight])))));
+    check(omSize[0] === 64 && omSize[1] === 64, `only-masked image keeps the picture's 64x64 (got ${omSize})`);
+    const omInfo = await om.locator('.infotext').textContent();
+    check(omInfo.includes('Inpaint area: Only masked, Masked area padding: 4'), `only-masked infotext (got '${omInfo}')`);
+    await page.selectOption('#inpaint_area', 'whole');
+    for (const [id, v] of [['#width', '64'], ['#height', '64']]) await page.fill(id, v);
 }
 
 async function setWidget(page, nodeId, name, value) {

@@ -100,7 +100,9 @@ async function buildPayload() {
         p.mask = await state.painter.maskBase64();
         p.mask_blur = numberOf('mask_blur');
         p.inpainting_fill = 1;
-        p.inpaint_full_res = false;
+        // "Only masked": the picture keeps its size, Width x Height is the size the masked part is painted at
+        p.inpaint_full_res = $('inpaint_area').value === 'masked';
+        p.inpaint_full_res_padding = numberOf('inpaint_padding');
         p.inpainting_mask_invert = 0;
     }
     if ($('cn-enabled').checked) {
