@@ -34,6 +34,7 @@ void sdc_gen_request_default(sdc_gen_request *p) {
     p->batch_size = 1;
     p->strength = 0.75f;
     p->mask_blur = 4;
+    p->hr_sampler = p->hr_scheduler = -1;
 }
 
 static const char *const k_hr_names[SDC_HR_COUNT] = {"Latent", "Latent (nearest)", "Latent (nearest-exact)", "Lanczos",
@@ -65,6 +66,8 @@ sdc_status sdc_gen_add_hires_params(const sdc_gen_request *p, sdc_gen_params *ip
         st = sdc_gen_params_add_extra(ip, "Hires steps", v, err);
     }
     if (!st) st = sdc_gen_params_add_extra(ip, "Hires upscaler", sdc_hr_upscaler_name(p->hr_upscaler), err);
+    if (!st && p->hr_prompt) st = sdc_gen_params_add_extra(ip, "Hires prompt", p->hr_prompt, err);
+    if (!st && p->hr_negative_prompt) st = sdc_gen_params_add_extra(ip, "Hires negative prompt", p->hr_negative_prompt, err);
     return st;
 }
 
@@ -108,6 +111,8 @@ sdc_status sdc_gen_request_check(const sdc_sd_model *m, const sdc_gen_request *p
             return sdc_error_set(err, SDC_ERR_INVALID_ARG, "hires steps must be between 0 (= steps) and 10000");
         if ((int)p->hr_upscaler < 0 || p->hr_upscaler >= SDC_HR_COUNT)
             return sdc_error_set(err, SDC_ERR_INVALID_ARG, "unknown hires upscaler");
+        if (p->hr_sampler >= SDC_SAMPLER_COUNT || p->hr_scheduler >= SDC_SCHED_COUNT)
+            return sdc_error_set(err, SDC_ERR_INVALID_ARG, "unknown hires sampler or scheduler");
         if (img2img) return sdc_error_set(err, SDC_ERR_INVALID_ARG, "hires fix is for txt2img (no init image)");
         if (p->extra_fn) return sdc_error_set(err, SDC_ERR_UNSUPPORTED, "hires fix with ControlNet is not supported");
         if (m->unet->cfg.in_ch != m->unet->cfg.out_ch)
@@ -296,10 +301,16 @@ static sdc_status hires(run *r, sdc_pool *pool, const sdc_tensor *cond, const sd
     } else if (!st) {
         st = upscale_images(r, pool, up, h2, w2, err);
     }
+    /* the hires pass's own prompts, when given */
+    if (!st && p->hr_prompt) cond = sdc_encode_prompt(&r->ctx, r->m, p->hr_prompt, p->clip_skip);
+    if (!st && p->hr_negative_prompt && uncond) uncond = sdc_encode_prompt(&r->ctx, r->m, p->hr_negative_prompt, p->clip_skip);
+    if (!st && !sdc_ctx_ok(&r->ctx)) st = ctx_status(r, err);
     if (!st) {
         sdc_ksample k;
         setup_ksample(r, &k, cond, uncond);
         k.h = h2, k.w = w2;
+        if (p->hr_sampler >= 0) k.sampler = (sdc_sampler_kind)p->hr_sampler;
+        if (p->hr_scheduler >= 0) k.scheduler = (sdc_scheduler)p->hr_scheduler;
         k.steps = p->hr_steps > 0 ? p->hr_steps : p->steps;
         k.latent = up;
         /* A1111: int(steps / min(s, 0.999)) built, the last `steps` run */

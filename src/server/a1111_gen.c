@@ -48,6 +48,9 @@ typedef struct gen_req {
     int only_masked, masked_padding; /* inpaint_full_res, inpaint_full_res_padding */
     int hr_width, hr_height, hr_steps; /* hires fix (enable_hr): target size, 0 = off */
     sdc_hr_upscaler hr_upscaler;
+    char *hr_prompt, *hr_negative;      /* NULL: the first pass's */
+    int hr_sampler, hr_scheduler;       /* -1: the first pass's */
+    char hr_sampler_label[64], hr_sched_label[64];
     float cfg, denoise, eta;
     sdc_model_key key;
     sdc_image init, mask;
@@ -63,6 +66,7 @@ static void gen_req_free(void *p) {
     sdc_image_free(&q->init), sdc_image_free(&q->mask);
     for (int i = 0; i < q->n_units; i++) free(q->units[i].hint);
     json_decref(q->params), json_decref(q->warnings);
+    free(q->hr_prompt), free(q->hr_negative);
     free(q);
 }
 
@@ -358,6 +362,25 @@ static void parse_hires(sdc_server *s, fields *f, gen_req *q) {
         field_error(f, "hr_upscaler", "supported: Latent, Latent (nearest), Latent (nearest-exact), Lanczos, Nearest, None",
                     "value_error.upscaler");
     q->hr_upscaler = u < 0 ? SDC_HR_LATENT : (sdc_hr_upscaler)u;
+    /* the second pass's own prompts and sampler ("" / "Use same ..." = the first pass's) */
+    const char *hp = get_str(f, "hr_prompt", ""), *hn = get_str(f, "hr_negative_prompt", "");
+    if (hp[0] && strcmp(hp, q->prompt)) q->hr_prompt = strdup(hp);
+    if (hn[0] && strcmp(hn, q->negative)) q->hr_negative = strdup(hn);
+    q->hr_sampler = q->hr_scheduler = -1;
+    const char *hs = get_str(f, "hr_sampler_name", ""), *hsch = get_str(f, "hr_scheduler", "");
+    bool same_sampler = !hs[0] || !strcasecmp(hs, "Use same sampler");
+    bool same_sched = !hsch[0] || !strcasecmp(hsch, "Use same scheduler");
+    if (!same_sampler || !same_sched) {
+        sdc_sampler_kind k;
+        sdc_scheduler sch;
+        char msg[300];
+        if (srv_a1111_resolve_sampler(same_sampler ? q->sampler_label : hs, same_sched ? q->sched_label : hsch, &k, &sch,
+                                      q->hr_sampler_label, q->hr_sched_label, sizeof q->hr_sampler_label, msg, sizeof msg)) {
+            field_error(f, "hr_sampler_name", msg, "value_error");
+            return;
+        }
+        q->hr_sampler = (int)k, q->hr_scheduler = (int)sch;
+    }
 }
 
 static int parse_request(sdc_server *s, fields *f, gen_req *q, char *msg, size_t msg_size) {
@@ -449,6 +472,10 @@ static char *infotext(const gen_req *q, long long seed) {
     sdc_gen_request g;
     fill_request(q, &g);
     sdc_gen_add_hires_params(&g, &ip, &err);
+    if (q->hr_sampler >= 0 && q->hr_sampler != (int)q->sampler)
+        sdc_gen_params_add_extra(&ip, "Hires sampler", q->hr_sampler_label, &err);
+    if (q->hr_scheduler >= 0 && q->hr_scheduler != (int)q->scheduler)
+        sdc_gen_params_add_extra(&ip, "Hires schedule type", q->hr_sched_label, &err);
     sdc_gen_params_set_str(&ip.version, "sdc", &err);
     if (!err.status) sdc_infotext_format(&ip, &text, &err);
     sdc_gen_params_free(&ip);
@@ -560,6 +587,8 @@ static void fill_request(const gen_req *q, sdc_gen_request *g) {
         g->hr_steps = q->hr_steps;
         g->hr_denoise = q->denoise;
         g->hr_upscaler = q->hr_upscaler;
+        g->hr_prompt = q->hr_prompt, g->hr_negative_prompt = q->hr_negative;
+        g->hr_sampler = q->hr_sampler, g->hr_scheduler = q->hr_scheduler;
     }
 }
 

@@ -78,6 +78,24 @@ grep -a -q "Size: 64x48, Model hash: [0-9a-f]*, Model: sd15-random-tiny, Denoisi
 "$SDC" compare "$T/hr_api.png" "$T/hr_cli.png" --tol 0 >"$T/cmp" || fail "hires API vs CLI: $(cat "$T/cmp")"
 grep -q "image 128x96x3" "$T/cmp" || fail "hires size: $(cat "$T/cmp")"
 [ "$(post /sdapi/v1/txt2img "{$HR, \"hr_upscaler\": \"R-ESRGAN 4x+\"}")" = 422 ] || fail "unknown hires upscaler not 422"
+# the hires pass's own prompt and sampler, as the CLI's --hires-prompt / --hires-sampler
+[ "$(post /sdapi/v1/txt2img "{$HR, \"hr_upscaler\": \"Lanczos\", \"hr_prompt\": \"a red fox, detailed fur\",
+    \"hr_sampler_name\": \"DPM++ 2M\"}")" = 200 ] || fail "hires prompt: $(cat "$T/body")"
+jq -r '.images[0]' "$T/body" | base64 -d >"$T/hr2_api.png"
+grep -a -q 'Hires upscaler: Lanczos, Hires prompt: "a red fox, detailed fur", Hires sampler: DPM++ 2M' "$T/hr2_api.png" ||
+    fail "hires prompt infotext: $(jq -r '.info' "$T/body" | jq -r '.infotexts[0]')"
+"$SDC" generate --model "$SHARED/reference/model/sd15-random-tiny.safetensors" --vocab "$SHARED/clip" -p "a red fox" \
+    --seed 9 --steps 3 -W 64 -H 48 --sampler euler --scheduler karras --cfg-scale 6 --rng philox --init-noise sigma \
+    --rounding truncate --hires-scale 2 --hires-steps 2 --hires-denoise 0.6 --hires-upscaler Lanczos \
+    --hires-prompt "a red fox, detailed fur" --hires-sampler "DPM++ 2M" -o "$T/hr2_cli.png" >/dev/null 2>&1 || fail "CLI hires 2"
+"$SDC" compare "$T/hr2_api.png" "$T/hr2_cli.png" --tol 0 >"$T/cmp" || fail "hires prompt API vs CLI: $(cat "$T/cmp")"
+[ "$(post /sdapi/v1/txt2img "{$HR, \"hr_upscaler\": \"Lanczos\"}")" = 200 ] || fail "hires Lanczos: $(cat "$T/body")"
+jq -r '.images[0]' "$T/body" | base64 -d >"$T/hr3_api.png"
+"$SDC" compare "$T/hr2_api.png" "$T/hr3_api.png" --tol 0 >/dev/null && fail "hires prompt / sampler changed nothing"
+[ "$(post /sdapi/v1/txt2img "{$HR, \"hr_upscaler\": \"Lanczos\", \"hr_prompt\": \"a red fox, detailed fur\"}")" = 200 ] ||
+    fail "hires prompt only: $(cat "$T/body")"
+jq -r '.images[0]' "$T/body" | base64 -d >"$T/hr4_api.png"
+"$SDC" compare "$T/hr4_api.png" "$T/hr3_api.png" --tol 0 >/dev/null && fail "hr_prompt alone changed no pixel"
 # A1111 clients send the title back
 [ "$(post /sdapi/v1/txt2img "{\"prompt\": \"x\", \"steps\": 1, \"width\": 64, \"height\": 64, \"override_settings\": {\"sd_model_checkpoint\": \"sd15-random-tiny.safetensors [${SHA:0:10}]\"}}")" = 200 ] ||
     fail "checkpoint by title with hash: $(cat "$T/body")"

@@ -32,6 +32,7 @@
 typedef struct gen_opts {
     const char *model, *vocab, *vae, *taesd, *prompt, *negative, *sampler, *scheduler, *rng, *precision, *prediction;
     const char *init_noise, *rounding, *hr_upscaler, *inpaint_fill, *inpaint_area, *strength_rule;
+    const char *hr_prompt, *hr_negative, *hr_sampler, *hr_scheduler;
     int inpaint_padding;
     float hr_scale, hr_denoise;
     int hr_width, hr_height, hr_steps;
@@ -127,6 +128,10 @@ static int make_args(gen_opts *o, sdc_arg *a) {
         {"--hires-height", NULL, SDC_ARG_INT, &o->hr_height, 0, 8192, "hires fix target height", "PX"},
         {"--hires-steps", NULL, SDC_ARG_INT, &o->hr_steps, 0, 10000, "hires pass steps (0: --steps)", "N"},
         {"--hires-denoise", NULL, SDC_ARG_FLOAT, &o->hr_denoise, 0, 1, "hires pass denoising strength (0.7)", "S"},
+        {"--hires-prompt", NULL, SDC_ARG_STRING, &o->hr_prompt, 0, 0, "hires pass prompt (the prompt)", "TEXT"},
+        {"--hires-negative-prompt", NULL, SDC_ARG_STRING, &o->hr_negative, 0, 0, "hires pass negative prompt", "TEXT"},
+        {"--hires-sampler", NULL, SDC_ARG_STRING, &o->hr_sampler, 0, 0, "hires pass sampler (the sampler)", "NAME"},
+        {"--hires-scheduler", NULL, SDC_ARG_STRING, &o->hr_scheduler, 0, 0, "hires pass scheduler", "NAME"},
         {"--hires-upscaler", NULL, SDC_ARG_STRING, &o->hr_upscaler, 0, 0,
          "Latent, \"Latent (nearest)\", \"Latent (nearest-exact)\", Lanczos, Nearest (Latent)", "NAME"},
         {"--rounding", NULL, SDC_ARG_STRING, &o->rounding, 0, 0,
@@ -330,6 +335,8 @@ static void auto_name(uint64_t seed, int i, char *buf, size_t size) {
  * multiple of 8) or an explicit size (the other side keeps the aspect) */
 static int plan_hires(const gen_opts *o, gen_plan *g, bool img2img) {
     bool on = o->hr_scale > 0 || o->hr_width > 0 || o->hr_height > 0;
+    if (!on && (o->hr_prompt || o->hr_negative || o->hr_sampler || o->hr_scheduler))
+        return usage_error("--hires-prompt / -negative-prompt / -sampler / -scheduler need --hires-scale or --hires-width / -height");
     if (!on) return 0;
     if (img2img) return usage_error("--hires-* is for txt2img (no --init-image / --init-latent)");
     if (o->hr_scale > 0 && (o->hr_width > 0 || o->hr_height > 0))
@@ -349,6 +356,23 @@ static int plan_hires(const gen_opts *o, gen_plan *g, bool img2img) {
     g->req.hr_steps = o->hr_steps;
     g->req.hr_denoise = o->hr_denoise;
     g->req.hr_upscaler = (sdc_hr_upscaler)u;
+    g->req.hr_prompt = o->hr_prompt;
+    g->req.hr_negative_prompt = o->hr_negative;
+    sdc_error err;
+    sdc_error_clear(&err);
+    if (o->hr_sampler) {
+        sdc_sampler_kind k;
+        sdc_scheduler sch = g->scheduler;
+        int implied = 0;
+        if (sdc_sampler_from_name(o->hr_sampler, &k, &sch, &implied, &err) != SDC_OK) return usage_error(sdc_error_msg(&err));
+        g->req.hr_sampler = (int)k;
+        if (implied) g->req.hr_scheduler = (int)sch;
+    }
+    if (o->hr_scheduler) {
+        sdc_scheduler sch;
+        if (sdc_scheduler_from_name(o->hr_scheduler, &sch, &err) != SDC_OK) return usage_error(sdc_error_msg(&err));
+        g->req.hr_scheduler = (int)sch;
+    }
     return 0;
 }
 
@@ -574,35 +598,6 @@ static sdc_status load_controls(gen_plan *g, const gen_opts *o, const sdc_sd_mod
 
 /* ---- running --------------------------------------------------------------------- */
 
-/* A1111's display names, for the infotext other tools read back */
-static const char *sampler_label(sdc_sampler_kind k) {
-    static const struct {
-        sdc_sampler_kind k;
-        const char *label;
-    } t[] = {{SDC_SAMPLER_EULER, "Euler"}, {SDC_SAMPLER_EULER_ANCESTRAL, "Euler a"}, {SDC_SAMPLER_HEUN, "Heun"},
-             {SDC_SAMPLER_DPM_2, "DPM2"}, {SDC_SAMPLER_DPM_2_ANCESTRAL, "DPM2 a"}, {SDC_SAMPLER_LMS, "LMS"},
-             {SDC_SAMPLER_DPMPP_2S_ANCESTRAL, "DPM++ 2S a"}, {SDC_SAMPLER_DPMPP_SDE, "DPM++ SDE"},
-             {SDC_SAMPLER_DPMPP_2M, "DPM++ 2M"}, {SDC_SAMPLER_DPMPP_2M_SDE, "DPM++ 2M SDE"},
-             {SDC_SAMPLER_DPMPP_2M_SDE_HEUN, "DPM++ 2M SDE Heun"}, {SDC_SAMPLER_DPMPP_3M_SDE, "DPM++ 3M SDE"},
-             {SDC_SAMPLER_DDPM, "DDPM"}, {SDC_SAMPLER_DDIM, "DDIM"}, {SDC_SAMPLER_LCM, "LCM"}};
-    for (size_t i = 0; i < SDC_ARRAY_LEN(t); i++)
-        if (t[i].k == k) return t[i].label;
-    return sdc_sampler_name(k);
-}
-
-static const char *scheduler_label(sdc_scheduler k) {
-    switch (k) {
-    case SDC_SCHED_KARRAS: return "Karras";
-    case SDC_SCHED_EXPONENTIAL: return "Exponential";
-    case SDC_SCHED_SGM_UNIFORM: return "SGM Uniform";
-    case SDC_SCHED_SIMPLE: return "Simple";
-    case SDC_SCHED_DDIM_UNIFORM: return "DDIM";
-    case SDC_SCHED_BETA: return "Beta";
-    case SDC_SCHED_KL_OPTIMAL: return "KL Optimal";
-    case SDC_SCHED_NORMAL_COMFY: return "Normal";
-    default: return sdc_scheduler_name(k);
-    }
-}
 
 typedef struct progress_state {
     bool tty, quiet;
@@ -681,7 +676,7 @@ static int run_batches(const gen_opts *o, gen_plan *g, sdc_sd_model *m, sdc_pool
         }
         for (int64_t i = 0; i < r.B; i++) {
             const char *name = g->names[b * o->batch_size + (int)i];
-            char *info = sdc_out_infotext(&g->req, sampler_label(g->sampler), scheduler_label(g->scheduler), m->name,
+            char *info = sdc_out_infotext(&g->req, sdc_out_sampler_label(g->sampler), sdc_out_scheduler_label(g->scheduler), m->name,
                                           short_hash, r.seeds[i], g->req.init_image || g->req.init_latent, clip_skip,
                                           g->only_masked ? o->inpaint_padding : -1);
             st = sdc_out_save_png(name, &r, i, info, o->overwrite,

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/util.h"
 #include "cli.h"
 #include "formats/safetensors.h"
 #include "formats/weight_file.h"
@@ -19,6 +20,36 @@ void sdc_out_name(const char *output, int index, int total, char *buf, size_t si
     const char *dot = strrchr(output, '.'), *slash = strrchr(output, '/');
     if (!dot || (slash && dot < slash)) dot = output + strlen(output);
     snprintf(buf, size, "%.*s-%04d%s", (int)(dot - output), output, index + 1, dot);
+}
+
+/* A1111's display names, for the infotext other tools read back */
+const char *sdc_out_sampler_label(sdc_sampler_kind k) {
+    static const struct {
+        sdc_sampler_kind k;
+        const char *label;
+    } t[] = {{SDC_SAMPLER_EULER, "Euler"}, {SDC_SAMPLER_EULER_ANCESTRAL, "Euler a"}, {SDC_SAMPLER_HEUN, "Heun"},
+             {SDC_SAMPLER_DPM_2, "DPM2"}, {SDC_SAMPLER_DPM_2_ANCESTRAL, "DPM2 a"}, {SDC_SAMPLER_LMS, "LMS"},
+             {SDC_SAMPLER_DPMPP_2S_ANCESTRAL, "DPM++ 2S a"}, {SDC_SAMPLER_DPMPP_SDE, "DPM++ SDE"},
+             {SDC_SAMPLER_DPMPP_2M, "DPM++ 2M"}, {SDC_SAMPLER_DPMPP_2M_SDE, "DPM++ 2M SDE"},
+             {SDC_SAMPLER_DPMPP_2M_SDE_HEUN, "DPM++ 2M SDE Heun"}, {SDC_SAMPLER_DPMPP_3M_SDE, "DPM++ 3M SDE"},
+             {SDC_SAMPLER_DDPM, "DDPM"}, {SDC_SAMPLER_DDIM, "DDIM"}, {SDC_SAMPLER_LCM, "LCM"}};
+    for (size_t i = 0; i < SDC_ARRAY_LEN(t); i++)
+        if (t[i].k == k) return t[i].label;
+    return sdc_sampler_name(k);
+}
+
+const char *sdc_out_scheduler_label(sdc_scheduler k) {
+    switch (k) {
+    case SDC_SCHED_KARRAS: return "Karras";
+    case SDC_SCHED_EXPONENTIAL: return "Exponential";
+    case SDC_SCHED_SGM_UNIFORM: return "SGM Uniform";
+    case SDC_SCHED_SIMPLE: return "Simple";
+    case SDC_SCHED_DDIM_UNIFORM: return "DDIM";
+    case SDC_SCHED_BETA: return "Beta";
+    case SDC_SCHED_KL_OPTIMAL: return "KL Optimal";
+    case SDC_SCHED_NORMAL_COMFY: return "Normal";
+    default: return sdc_scheduler_name(k);
+    }
 }
 
 char *sdc_out_infotext(const sdc_gen_request *p, const char *sampler_label, const char *sched_label,
@@ -55,6 +86,10 @@ char *sdc_out_infotext(const sdc_gen_request *p, const char *sampler_label, cons
     if (p->hr_width > 0) {
         ip.denoising_strength = sdc_infotext_float(p->hr_denoise);
         sdc_gen_add_hires_params(p, &ip, &err);
+        if (p->hr_sampler >= 0 && p->hr_sampler != (int)p->sampler)
+            sdc_gen_params_add_extra(&ip, "Hires sampler", sdc_out_sampler_label((sdc_sampler_kind)p->hr_sampler), &err);
+        if (p->hr_scheduler >= 0 && p->hr_scheduler != (int)p->scheduler)
+            sdc_gen_params_add_extra(&ip, "Hires schedule type", sdc_out_scheduler_label((sdc_scheduler)p->hr_scheduler), &err);
     }
     ip.clip_skip = clip_skip;
     sdc_gen_params_set_str(&ip.version, "sdc " SDC_VERSION, &err);

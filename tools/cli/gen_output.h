@@ -12,6 +12,11 @@
  * image, else "base-NNNN.ext" (NNNN from 1). */
 void sdc_out_name(const char *output, int index, int total, char *buf, size_t size);
 
+/* A1111's display names of samplers and schedulers, for the infotext
+ * other tools read back ("DPM++ 2M", "Karras"). */
+const char *sdc_out_sampler_label(sdc_sampler_kind k);
+const char *sdc_out_scheduler_label(sdc_scheduler k);
+
 /* The A1111 infotext for image b of a result. model_name / model_hash
  * (A1111's 10-digit short hash) may be NULL. masked_padding >= 0: "only
  * masked" inpainting with that padding (A1111's "Inpaint area" keys). */
