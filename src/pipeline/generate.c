@@ -114,7 +114,8 @@ sdc_status sdc_gen_request_check(const sdc_sd_model *m, const sdc_gen_request *p
         if (p->hr_sampler >= SDC_SAMPLER_COUNT || p->hr_scheduler >= SDC_SCHED_COUNT)
             return sdc_error_set(err, SDC_ERR_INVALID_ARG, "unknown hires sampler or scheduler");
         if (img2img) return sdc_error_set(err, SDC_ERR_INVALID_ARG, "hires fix is for txt2img (no init image)");
-        if (p->extra_fn) return sdc_error_set(err, SDC_ERR_UNSUPPORTED, "hires fix with ControlNet is not supported");
+        if (p->extra_fn && !p->hr_extra_fn)
+            return sdc_error_set(err, SDC_ERR_UNSUPPORTED, "hires fix with ControlNet needs the ControlNet prepared at the hires size");
         if (m->unet->cfg.in_ch != m->unet->cfg.out_ch)
             return sdc_error_set(err, SDC_ERR_UNSUPPORTED, "hires fix with an inpainting model is not supported");
     }
@@ -309,6 +310,7 @@ static sdc_status hires(run *r, sdc_pool *pool, const sdc_tensor *cond, const sd
         sdc_ksample k;
         setup_ksample(r, &k, cond, uncond);
         k.h = h2, k.w = w2;
+        k.extra_fn = p->hr_extra_fn, k.extra_user = p->hr_extra_user;
         if (p->hr_sampler >= 0) k.sampler = (sdc_sampler_kind)p->hr_sampler;
         if (p->hr_scheduler >= 0) k.scheduler = (sdc_scheduler)p->hr_scheduler;
         k.steps = p->hr_steps > 0 ? p->hr_steps : p->steps;

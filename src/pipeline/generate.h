@@ -78,6 +78,8 @@ typedef struct sdc_gen_request {
     float hr_denoise;
     sdc_hr_upscaler hr_upscaler;
     const char *hr_prompt, *hr_negative_prompt; /* NULL: the first pass's (A1111's hr_prompt: "" = same) */
+    sdc_extra_fn hr_extra_fn;                   /* ControlNet at the hires size (needed when extra_fn is set) */
+    void *hr_extra_user;
     int hr_sampler, hr_scheduler;               /* < 0: the first pass's */
 
     /* verification inputs (DESIGN.md §2), each [B, C, h, w] f32, or NULL */

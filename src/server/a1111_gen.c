@@ -30,7 +30,8 @@
 
 typedef struct cn_unit {
     char path[SDC_MODEL_PATH_MAX];
-    float *hint; /* [H, W, 3] in [0, 1] */
+    float *hint;    /* [H, W, 3] in [0, 1] */
+    float *hr_hint; /* the same at the hires size, or NULL */
     float weight, start, end;
 } cn_unit;
 
@@ -64,7 +65,7 @@ static void gen_req_free(void *p) {
     if (!q) return;
     free(q->prompt), free(q->negative);
     sdc_image_free(&q->init), sdc_image_free(&q->mask);
-    for (int i = 0; i < q->n_units; i++) free(q->units[i].hint);
+    for (int i = 0; i < q->n_units; i++) free(q->units[i].hint), free(q->units[i].hr_hint);
     json_decref(q->params), json_decref(q->warnings);
     free(q->hr_prompt), free(q->hr_negative);
     free(q);
@@ -273,7 +274,7 @@ static sdc_status preprocess(const char *module, const sdc_image *src, json_t *u
     return st;
 }
 
-static sdc_status unit_hint(sdc_server *s, const gen_req *q, json_t *u, float **out, sdc_error *err) {
+static sdc_status unit_hint(sdc_server *s, const gen_req *q, json_t *u, int w, int h, float **out, sdc_error *err) {
     json_t *im = json_object_get(u, "image");
     if (!im) im = json_object_get(u, "input_image");
     if (json_is_object(im)) im = json_object_get(im, "image");
@@ -288,8 +289,8 @@ static sdc_status unit_hint(sdc_server *s, const gen_req *q, json_t *u, float **
     int mode = json_is_integer(rm) ? (int)json_integer_value(rm)
                : json_is_string(rm) && !strcasecmp(json_string_value(rm), "Just Resize") ? 0
                : json_is_string(rm) && !strcasecmp(json_string_value(rm), "Resize and Fill") ? 2 : 1;
-    if (!st) st = resize_to(&pre, q->width, q->height, mode, &sized, err);
-    size_t n = (size_t)q->width * (size_t)q->height * 3;
+    if (!st) st = resize_to(&pre, w, h, mode, &sized, err);
+    size_t n = (size_t)w * (size_t)h * 3;
     if (!st && !(*out = malloc(n * sizeof(float)))) st = sdc_error_set(err, SDC_ERR_OOM, "out of memory");
     for (size_t i = 0; !st && i < n; i++) (*out)[i] = sized.data[i] / 255.0f;
     sdc_image_free(&src), sdc_image_free(&pre), sdc_image_free(&sized);
@@ -320,8 +321,11 @@ static int parse_controlnet(sdc_server *s, fields *f, gen_req *q, char *msg, siz
         cu->weight = json_is_number(w) ? (float)json_number_value(w) : 1.0f;
         cu->start = json_is_number(gs) ? (float)json_number_value(gs) : 0.0f;
         cu->end = json_is_number(ge) ? (float)json_number_value(ge) : 1.0f;
-        if (unit_hint(s, q, u, &cu->hint, &err)) {
+        if (unit_hint(s, q, u, q->width, q->height, &cu->hint, &err) ||
+            (q->hr_width > 0 && unit_hint(s, q, u, q->hr_width, q->hr_height, &cu->hr_hint, &err))) {
             field_error(f, "alwayson_scripts", sdc_error_msg(&err), "value_error.controlnet");
+            free(cu->hint), free(cu->hr_hint);
+            cu->hint = cu->hr_hint = NULL;
             return 0;
         }
         q->n_units++;
@@ -549,16 +553,19 @@ static json_t *info_json(const gen_req *q, const outputs *o, const char *stamp) 
     return s;
 }
 
-static sdc_status setup_controls(sdc_server *s, gen_req *q, const sdc_sd_model *m, sdc_control_hook *hook, sdc_error *err) {
+/* hires: the hook for the hires pass (hints at the hires size) */
+static sdc_status setup_controls(sdc_server *s, gen_req *q, const sdc_sd_model *m, bool hires, sdc_control_hook *hook,
+                                 sdc_error *err) {
     sdc_control_spec specs[MAX_UNITS];
     for (int i = 0; i < q->n_units; i++) {
         sdc_controlnet *cn;
         sdc_status st = sdc_model_cache_controlnet(s->cache, q->units[i].path, m, &cn, err);
         if (st) return st;
-        specs[i] = (sdc_control_spec){.cn = cn, .hint = q->units[i].hint, .strength = q->units[i].weight,
-                                      .start = q->units[i].start, .end = q->units[i].end};
+        specs[i] = (sdc_control_spec){.cn = cn, .hint = hires ? q->units[i].hr_hint : q->units[i].hint,
+                                      .strength = q->units[i].weight, .start = q->units[i].start, .end = q->units[i].end};
     }
-    return sdc_control_hook_init(hook, s->pool, s->o.compute, specs, q->n_units, q->height, q->width, err);
+    return sdc_control_hook_init(hook, s->pool, s->o.compute, specs, q->n_units, hires ? q->hr_height : q->height,
+                                 hires ? q->hr_width : q->width, err);
 }
 
 static void fill_request(const gen_req *q, sdc_gen_request *g) {
@@ -594,12 +601,16 @@ static void fill_request(const gen_req *q, sdc_gen_request *g) {
 
 static sdc_status run_batches(sdc_server *s, srv_job *j, gen_req *q, sdc_sd_model *m, run_state *rs, outputs *o,
                               sdc_error *err) {
-    sdc_control_hook hook;
-    int hooked = 0;
+    sdc_control_hook hook, hr_hook;
+    int hooked = 0, hr_hooked = 0;
     sdc_status st = SDC_OK;
     if (q->n_units) {
-        st = setup_controls(s, q, m, &hook, err);
+        st = setup_controls(s, q, m, false, &hook, err);
         hooked = 1;
+    }
+    if (!st && q->n_units && q->hr_width > 0) {
+        st = setup_controls(s, q, m, true, &hr_hook, err);
+        hr_hooked = 1;
     }
     sdc_gen_request g;
     fill_request(q, &g);
@@ -607,6 +618,7 @@ static sdc_status run_batches(sdc_server *s, srv_job *j, gen_req *q, sdc_sd_mode
     g.compute = s->o.compute;
     g.log = s->o.log;
     if (hooked && !st) g.extra_fn = sdc_control_hook_fn, g.extra_user = &hook;
+    if (hr_hooked && !st) g.hr_extra_fn = sdc_control_hook_fn, g.hr_extra_user = &hr_hook;
     for (int it = 0; !st && it < q->n_iter; it++) {
         rs->iter = it;
         g.seed = (uint64_t)(q->seed + (long long)it * q->batch_size);
@@ -628,6 +640,7 @@ static sdc_status run_batches(sdc_server *s, srv_job *j, gen_req *q, sdc_sd_mode
         sdc_gen_result_free(&r);
     }
     if (hooked) sdc_control_hook_free(&hook);
+    if (hr_hooked) sdc_control_hook_free(&hr_hook);
     return st;
 }
 

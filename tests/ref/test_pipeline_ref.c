@@ -333,3 +333,46 @@ TEST(pipeline_only_masked_inpaint) {
     sdc_image_free(&mask);
     sdc_sd_model_free(m);
 }
+
+/* hires fix with a per-step hook (ControlNet): the first pass calls the
+ * first hook on latents of the first size, the hires pass calls its own
+ * hook on latents of the hires size; without a hires hook the request is
+ * refused rather than run without control. */
+typedef struct hook_log {
+    int calls, bad_size;
+    int64_t h, w;
+} hook_log;
+
+static sdc_status log_hook(void *user, sdc_ctx *c, const sdc_tensor *x_in, const sdc_tensor *t, const sdc_tensor *context,
+                           double sigma, int step, int steps, sdc_unet_extra *extra) {
+    (void)c, (void)t, (void)context, (void)sigma, (void)step, (void)steps, (void)extra;
+    hook_log *l = user;
+    l->calls++;
+    if (x_in->shape[2] != l->h || x_in->shape[3] != l->w) l->bad_size++;
+    return SDC_OK;
+}
+
+TEST(pipeline_hires_calls_each_pass_hook) {
+    sdc_sd_model *m = load_tiny();
+    REQUIRE(m != NULL);
+    sdc_gen_request r;
+    sdc_gen_request_default(&r);
+    r.prompt = "a hill";
+    r.width = 64, r.height = 48;
+    r.steps = 3;
+    r.hr_width = 128, r.hr_height = 96, r.hr_steps = 2, r.hr_denoise = 0.5f;
+    hook_log first = {.h = 6, .w = 8}, second = {.h = 12, .w = 16};
+    r.extra_fn = log_hook, r.extra_user = &first;
+    sdc_gen_result res;
+    sdc_error err;
+    sdc_error_clear(&err);
+    CHECK(sdc_generate(m, NULL, &r, &res, &err) == SDC_ERR_UNSUPPORTED); /* no hook for the hires size */
+    r.hr_extra_fn = log_hook, r.hr_extra_user = &second;
+    sdc_error_clear(&err);
+    REQUIRE_MSG(sdc_generate(m, NULL, &r, &res, &err) == SDC_OK, "%s", sdc_error_msg(&err));
+    CHECK(res.W == 128 && res.H == 96);
+    CHECK_MSG(first.calls >= 3 && first.bad_size == 0, "first pass hook: %d calls, %d of another size", first.calls, first.bad_size);
+    CHECK_MSG(second.calls >= 1 && second.bad_size == 0, "hires hook: %d calls, %d of another size", second.calls, second.bad_size);
+    sdc_gen_result_free(&res);
+    sdc_sd_model_free(m);
+}

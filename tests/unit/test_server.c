@@ -77,11 +77,13 @@ static char *sketch_b64(void) {
 
 static const char *first_image(json_t *j) { return json_string_value(json_array_get(json_object_get(j, "images"), 0)); }
 
-/* txt2img with an optional ControlNet unit (JSON object text or NULL); returns the status, *resp the body */
-static int t2i(int port, const char *sketch, const char *unit, json_t **resp) {
-    char *body = malloc(strlen(sketch) + 1024), *out = NULL;
-    sprintf(body, "{\"prompt\": \"a box\", \"seed\": 5, \"steps\": 2, \"width\": 64, \"height\": 64%s%s%s}",
-            unit ? ", \"alwayson_scripts\": {\"controlnet\": {\"args\": [" : "", unit ? unit : "", unit ? "]}}" : "");
+/* txt2img with an optional ControlNet unit (JSON object text or NULL) and
+ * extra fields (text after a comma, or ""); returns the status, *resp the body */
+static int t2i_ex(int port, const char *sketch, const char *unit, const char *extra, json_t **resp) {
+    char *body = malloc(strlen(sketch) + 1024 + strlen(extra)), *out = NULL;
+    sprintf(body, "{\"prompt\": \"a box\", \"seed\": 5, \"steps\": 2, \"width\": 64, \"height\": 64%s%s%s%s%s}",
+            unit ? ", \"alwayson_scripts\": {\"controlnet\": {\"args\": [" : "", unit ? unit : "", unit ? "]}}" : "",
+            extra[0] ? ", " : "", extra);
     if (unit) { /* the unit text holds @IMG@ where the sketch goes */
         char *at = strstr(body, "@IMG@");
         if (at) {
@@ -95,6 +97,24 @@ static int t2i(int port, const char *sketch, const char *unit, json_t **resp) {
     free(out);
     free(body);
     return st;
+}
+
+static int t2i(int port, const char *sketch, const char *unit, json_t **resp) { return t2i_ex(port, sketch, unit, "", resp); }
+
+/* width x height of a response's first image, or -1 */
+static int image_size(json_t *resp, int *h) {
+    const char *b64 = first_image(resp);
+    uint8_t *png = NULL;
+    size_t n = 0;
+    sdc_image img = {0};
+    sdc_error err;
+    sdc_error_clear(&err);
+    int w = -1;
+    if (b64 && sdc_b64_decode(b64, strlen(b64), &png, &n, &err) == SDC_OK && sdc_png_decode(png, n, SDC_PNG_PIXELS, &img, NULL, &err) == SDC_OK)
+        w = img.width, *h = img.height;
+    free(png);
+    sdc_image_free(&img);
+    return w;
 }
 
 TEST(server_controlnet_units_and_doodle) {
@@ -137,6 +157,17 @@ TEST(server_controlnet_units_and_doodle) {
     CHECK(t2i(port, sketch, "{\"model\": \"None\", \"image\": \"@IMG@\"}", &r) == 200); /* a disabled unit */
     CHECK(r && first_image(plain) && first_image(r) && !strcmp(first_image(r), first_image(plain)));
     json_decref(r);
+
+    /* hires fix with a ControlNet: the unit drives both passes (its image at each size) */
+    const char *hr = "\"enable_hr\": true, \"hr_scale\": 2, \"hr_second_pass_steps\": 2, \"denoising_strength\": 0.7";
+    json_t *hr_plain = NULL, *hr_cn = NULL;
+    CHECK(t2i_ex(port, sketch, NULL, hr, &hr_plain) == 200);
+    CHECK(t2i_ex(port, sketch, unit, hr, &hr_cn) == 200);
+    int h = 0, w = image_size(hr_cn, &h);
+    CHECK_MSG(w == 128 && h == 128, "hires + ControlNet image %dx%d", w, h);
+    CHECK_MSG(first_image(hr_plain) && first_image(hr_cn) && strcmp(first_image(hr_plain), first_image(hr_cn)) != 0,
+              "the ControlNet changed nothing in the hires picture");
+    json_decref(hr_plain), json_decref(hr_cn);
 
     /* doodle: the scribble ControlNet is found by name; "none" turns it off */
     char *body = malloc(strlen(sketch) + 256), *out = NULL, *out2 = NULL;

@@ -580,7 +580,7 @@ static void plan_free(gen_plan *g) {
 /* opens the ControlNets (after the model: same precision and head layout)
  * and encodes their hints */
 static sdc_status load_controls(gen_plan *g, const gen_opts *o, const sdc_sd_model *m, sdc_pool *pool,
-                                sdc_control_set *set, sdc_error *err) {
+                                sdc_control_set *set, sdc_control_set *hr_set, sdc_error *err) {
     sdc_controlnet_opts co = {.mat_dtype = g->mat_dtype, .num_heads = m->cfg.unet_num_heads, .head_dim = m->cfg.unet_head_dim};
     for (int i = 0; i < g->n_controls; i++) {
         sdc_status st = sdc_controlnet_open(o->cn_paths.items[i], &co, &g->cn[i], err);
@@ -592,6 +592,12 @@ static sdc_status load_controls(gen_plan *g, const gen_opts *o, const sdc_sd_mod
     if (!st && g->n_controls) {
         g->req.extra_fn = sdc_control_extra_fn;
         g->req.extra_user = set;
+    }
+    /* the hires pass: the same control images at the hires size (as A1111's ControlNet does) */
+    if (!st && g->n_controls && g->req.hr_width > 0) {
+        st = sdc_control_set_prepare(hr_set, g->control, g->n_controls, g->req.hr_width, g->req.hr_height, pool,
+                                     g->req.compute, err);
+        if (!st) g->req.hr_extra_fn = sdc_control_extra_fn, g->req.hr_extra_user = hr_set;
     }
     return st;
 }
@@ -768,9 +774,10 @@ int sdc_cmd_generate(int argc, char **argv) {
         fprintf(stderr, "sdc generate: %s\n", sdc_error_msg(&err));
         rc = exit_code(st);
     } else {
-        sdc_control_set controls;
+        sdc_control_set controls, hr_controls;
         memset(&controls, 0, sizeof controls);
-        st = load_controls(&g, &o, m, pool, &controls, &err);
+        memset(&hr_controls, 0, sizeof hr_controls);
+        st = load_controls(&g, &o, m, pool, &controls, &hr_controls, &err);
         if (st) {
             fprintf(stderr, "sdc generate: %s\n", sdc_error_msg(&err));
             rc = exit_code(st);
@@ -778,6 +785,7 @@ int sdc_cmd_generate(int argc, char **argv) {
             rc = run_batches(&o, &g, m, pool, &log);
         }
         sdc_control_set_free(&controls);
+        sdc_control_set_free(&hr_controls);
     }
     sdc_sd_model_free(m);
     sdc_pool_destroy(pool);
