@@ -97,18 +97,9 @@ static sdc_status parse_entry(const char *name, json_t *v, size_t data_size, sdc
     return SDC_OK;
 }
 
-/* Registers one tensor, copying it when misaligned for its element type. */
+/* Registers one tensor (sdc_weight_file_add copies it when misaligned for its element type). */
 static sdc_status add_tensor(sdc_weight_file *f, const char *name, sdc_dtype dt, int nd, const int64_t *shape,
                              const unsigned char *p, size_t nbytes, sdc_error *err) {
-    size_t align = (size_t)sdc_dtype_block_bytes(dt);
-    if (nbytes && ((uintptr_t)p % align) != 0) {
-        void *copy = malloc(nbytes);
-        if (!copy) return sdc_error_set(err, SDC_ERR_OOM, "out of memory copying '%s'", name);
-        memcpy(copy, p, nbytes);
-        sdc_status st = sdc_weight_file_own(f, copy, err);
-        if (st) return st;
-        p = copy;
-    }
     return sdc_weight_file_add(f, name, dt, nd, shape, nbytes ? p : NULL, nbytes, err);
 }
 

@@ -38,11 +38,30 @@ void sdc_weight_file_close(sdc_weight_file *f) {
     free(f);
 }
 
+/* The alignment the readers of a dtype's data rely on: the element size
+ * (up to 8), or 2 for quantized blocks (their f16 scales). */
+static size_t data_alignment(sdc_dtype t) {
+    size_t b = (size_t)sdc_dtype_block_bytes(t);
+    if (b == 0 || (b & (b - 1))) return 2;
+    return b > 8 ? 8 : b;
+}
+
 sdc_status sdc_weight_file_add(sdc_weight_file *f, const char *name, sdc_dtype dtype, int ndim, const int64_t *shape,
                                const void *data, size_t nbytes, sdc_error *err) {
     if (ndim < 0 || ndim > SDC_WEIGHT_MAX_DIMS)
         return sdc_error_set(err, SDC_ERR_UNSUPPORTED, "tensor '%s' has %d dims (max %d)", name, ndim,
                              SDC_WEIGHT_MAX_DIMS);
+    /* data at an offset its element type cannot be read from (a file laid
+     * out with alignment 1, say) is copied: every reader may load elements
+     * through typed pointers */
+    if (data && nbytes && (uintptr_t)data % data_alignment(dtype) != 0) {
+        void *copy = malloc(nbytes);
+        if (!copy) return sdc_error_set(err, SDC_ERR_OOM, "out of memory copying '%s'", name);
+        memcpy(copy, data, nbytes);
+        sdc_status st = sdc_weight_file_own(f, copy, err);
+        if (st) return st;
+        data = copy;
+    }
     /* every parser checks numel; this also bounds the product of the non-zero
      * dims, so code that multiplies dims in any order never overflows */
     int64_t prod = 1;
