@@ -187,6 +187,42 @@ static void gexpect(gbuf g, sdc_status want, const char *needle, int line) {
 }
 #define GEXPECT(g, want, needle) gexpect(g, want, needle, __LINE__)
 
+/* general.alignment 1 puts tensor data at any byte: an f16 tensor at an
+ * odd address is copied (every reader loads elements through typed
+ * pointers) and reads back exactly. */
+TEST(formats_gguf_alignment_one_copies_misaligned_data) {
+    gbuf g = {{0}, 0};
+    g_put(&g, "GGUF", 4);
+    g_u32(&g, 3);
+    g_u64(&g, 1); /* tensors */
+    g_u64(&g, 1); /* KVs */
+    g_str(&g, "general.alignment");
+    g_u32(&g, 4); /* u32 */
+    g_u32(&g, 1);
+    g_str(&g, "t");
+    g_u32(&g, 1);
+    g_u64(&g, 3);
+    g_u32(&g, 1); /* f16 */
+    g_u64(&g, 1); /* offset 1 in the data section (which starts right here: 90 bytes, even) */
+    g_put(&g, "", 1);
+    size_t at = g.n;
+    const uint16_t h[3] = {0x3C00, 0xC000, 0x3800}; /* 1, -2, 0.5 */
+    g_put(&g, h, sizeof h);
+    REQUIRE_MSG(((uintptr_t)(g.b + at)) % 2 == 1, "the test's tensor must sit at an odd address");
+    sdc_error err;
+    sdc_error_clear(&err);
+    sdc_weight_file *f = sdc_weight_file_new("mem", &err);
+    REQUIRE(f);
+    REQUIRE_MSG(sdc_gguf_parse(f, g.b, g.n, &err) == SDC_OK, "%s", sdc_error_msg(&err));
+    const sdc_weight_info *w = sdc_weight_file_find(f, "t");
+    REQUIRE(w && w->dtype == SDC_DTYPE_F16);
+    CHECK(((uintptr_t)w->data) % 2 == 0);
+    float v[3];
+    sdc_convert_to_f32(w->dtype, w->data, v, 3);
+    CHECK_MSG(v[0] == 1.0f && v[1] == -2.0f && v[2] == 0.5f, "%g %g %g", v[0], v[1], v[2]);
+    sdc_weight_file_close(f);
+}
+
 TEST(formats_gguf_hostile_files) {
     GEXPECT(one_tensor(3, 0, 4, 2, 0, 32), SDC_OK, "");
     GEXPECT(one_tensor(1, 0, 4, 2, 0, 32), SDC_ERR_UNSUPPORTED, "version 1");
