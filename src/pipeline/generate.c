@@ -134,8 +134,24 @@ typedef struct run {
     float *x, *init_latent;
 } run;
 
-static sdc_status ctx_status(run *r, sdc_error *err) {
-    return sdc_error_set(err, r->ctx.err.status, "%s", sdc_error_msg(&r->ctx.err));
+static sdc_status ctx_err(const sdc_ctx *c, sdc_error *err) {
+    return sdc_error_set(err, c->err.status, "%s", sdc_error_msg(&c->err));
+}
+
+static size_t vae_budget(const sdc_gen_request *p) { return p->vae_budget ? p->vae_budget : DEFAULT_VAE_BUDGET; }
+
+/* the VAE posterior mean of an RGB image, times the scale, into dst [C, h, w] */
+static sdc_status encode_image(run *r, sdc_ctx *c, const sdc_image *image, float *dst, sdc_error *err) {
+    sdc_arena_mark mark = sdc_arena_get_mark(&c->arena);
+    sdc_tensor *img = sdc_new_4d(c, 1, 3, image->height, image->width);
+    if (!img) return ctx_err(c, err);
+    if (sdc_image_to_tensor(image, SDC_RANGE_PM1, img, 0, err) != SDC_OK) return err->status;
+    sdc_tensor *mom = sdc_vae_encode_auto(c, r->m->vae, img, vae_budget(r->p), NULL);
+    if (!mom) return ctx_err(c, err);
+    int64_t per = r->C * (image->height / 8) * (image->width / 8); /* mean = the first C channels */
+    for (int64_t i = 0; i < per; i++) dst[i] = ((const float *)mom->data)[i] * r->m->scale_factor;
+    sdc_arena_release(&c->arena, mark);
+    return SDC_OK;
 }
 
 /* init latent for img2img: given, or the VAE posterior mean times the scale */
@@ -148,26 +164,16 @@ static sdc_status encode_init(run *r, sdc_error *err) {
         memcpy(r->init_latent, p->init_latent, r->n * sizeof(float));
         return SDC_OK;
     }
-    sdc_arena_mark mark = sdc_arena_get_mark(&r->ctx.arena);
-    sdc_tensor *img = sdc_new_4d(&r->ctx, 1, 3, p->height, p->width);
-    if (!img) return ctx_status(r, err);
-    if (sdc_image_to_tensor(p->init_image, SDC_RANGE_PM1, img, 0, err) != SDC_OK) return err->status;
-    size_t budget = p->vae_budget ? p->vae_budget : DEFAULT_VAE_BUDGET;
-    sdc_tensor *mom = sdc_vae_encode_auto(&r->ctx, r->m->vae, img, budget, NULL);
-    if (!mom) return ctx_status(r, err);
-    for (int64_t b = 0; b < r->B; b++) /* same image for the whole batch; mean = first C channels */
-        for (size_t i = 0; i < per; i++) r->init_latent[(size_t)b * per + i] = ((const float *)mom->data)[i] * r->m->scale_factor;
-    sdc_arena_release(&r->ctx.arena, mark);
+    sdc_status st = encode_image(r, &r->ctx, p->init_image, r->init_latent, err);
+    if (st) return st;
+    for (int64_t b = 1; b < r->B; b++) /* same image for the whole batch */
+        memcpy(r->init_latent + (size_t)b * per, r->init_latent, per * sizeof(float));
     return SDC_OK;
 }
 
 /* VAE decode image by image into out->image01 [B, 3, H, W] in [0, 1], in
  * a context sized up front by the decoder's memory estimate (one block, no
  * fragmentation: the decode is the largest user of activation memory) */
-static sdc_status ctx_err(const sdc_ctx *c, sdc_error *err) {
-    return sdc_error_set(err, c->err.status, "%s", sdc_error_msg(&c->err));
-}
-
 /* a context for the VAE at h x w latents, sized by its estimate */
 static sdc_status vae_ctx(run *r, sdc_pool *pool, sdc_ctx *c, int64_t h, int64_t w, sdc_error *err) {
     size_t need = sdc_vae_decode_bytes(r->m->vae, 1, h, w) + ((size_t)1 << 20);
@@ -191,8 +197,7 @@ static sdc_status decode_latents(run *r, sdc_ctx *c, const float *x, int64_t h, 
         /* the VAE wants unscaled latents; TAESD takes the scaled ones */
         float scale = taesd ? 1.0f : 1.0f / r->m->scale_factor;
         for (int64_t i = 0; i < per; i++) ((float *)z->data)[i] = x[b * per + i] * scale;
-        size_t budget = r->p->vae_budget ? r->p->vae_budget : DEFAULT_VAE_BUDGET;
-        sdc_tensor *img = taesd ? sdc_taesd_decode(c, r->m->taesd, z) : sdc_vae_decode_auto(c, r->m->vae, z, budget, NULL);
+        sdc_tensor *img = taesd ? sdc_taesd_decode(c, r->m->taesd, z) : sdc_vae_decode_auto(c, r->m->vae, z, vae_budget(r->p), NULL);
         if (!img) return ctx_err(c, err);
         const float *d = img->data;
         float *o = image01 + b * 3 * H * W;
@@ -255,7 +260,6 @@ static sdc_status sample(run *r, sdc_pool *pool, const sdc_tensor *cond, const s
  * (255 x, truncated), PIL resize to the target, encode (posterior mean,
  * scaled) into x2 [B, C, h2, w2] */
 static sdc_status upscale_images(run *r, sdc_pool *pool, float *x2, int64_t h2, int64_t w2, sdc_error *err) {
-    const sdc_gen_request *p = r->p;
     int64_t H = r->h * 8, W = r->w * 8, per2 = r->C * h2 * w2;
     float *low = malloc((size_t)(r->B * 3 * H * W) * sizeof(float));
     if (!low) return sdc_error_set(err, SDC_ERR_OOM, "out of memory");
@@ -268,16 +272,8 @@ static sdc_status upscale_images(run *r, sdc_pool *pool, float *x2, int64_t h2, 
         st = sdc_image_from_tensor(&t, b, SDC_RANGE_01, SDC_U8_TRUNCATE, &img, err);
         if (!st)
             st = sdc_image_resize(&img, (int)(w2 * 8), (int)(h2 * 8),
-                                  p->hr_upscaler == SDC_HR_NEAREST ? SDC_RESAMPLE_NEAREST : SDC_RESAMPLE_LANCZOS, &big, err);
-        sdc_arena_mark mark = sdc_arena_get_mark(&c.arena);
-        sdc_tensor *x = st ? NULL : sdc_new_4d(&c, 1, 3, h2 * 8, w2 * 8);
-        if (!st && !x) st = ctx_err(&c, err);
-        if (!st) st = sdc_image_to_tensor(&big, SDC_RANGE_PM1, x, 0, err);
-        size_t budget = p->vae_budget ? p->vae_budget : DEFAULT_VAE_BUDGET;
-        sdc_tensor *mom = st ? NULL : sdc_vae_encode_auto(&c, r->m->vae, x, budget, NULL);
-        if (!st && !mom) st = ctx_err(&c, err);
-        for (int64_t i = 0; !st && i < per2; i++) x2[b * per2 + i] = ((const float *)mom->data)[i] * r->m->scale_factor;
-        sdc_arena_release(&c.arena, mark);
+                                  r->p->hr_upscaler == SDC_HR_NEAREST ? SDC_RESAMPLE_NEAREST : SDC_RESAMPLE_LANCZOS, &big, err);
+        if (!st) st = encode_image(r, &c, &big, x2 + b * per2, err);
         sdc_image_free(&img);
         sdc_image_free(&big);
     }
@@ -305,7 +301,7 @@ static sdc_status hires(run *r, sdc_pool *pool, const sdc_tensor *cond, const sd
     /* the hires pass's own prompts, when given */
     if (!st && p->hr_prompt) cond = sdc_encode_prompt(&r->ctx, r->m, p->hr_prompt, p->clip_skip);
     if (!st && p->hr_negative_prompt && uncond) uncond = sdc_encode_prompt(&r->ctx, r->m, p->hr_negative_prompt, p->clip_skip);
-    if (!st && !sdc_ctx_ok(&r->ctx)) st = ctx_status(r, err);
+    if (!st && !sdc_ctx_ok(&r->ctx)) st = ctx_err(&r->ctx, err);
     if (!st) {
         sdc_ksample k;
         setup_ksample(r, &k, cond, uncond);
@@ -357,7 +353,7 @@ sdc_status sdc_generate(const sdc_sd_model *m, sdc_pool *pool, const sdc_gen_req
     if (!st) {
         cond = sdc_encode_prompt(&r.ctx, m, p->prompt, p->clip_skip);
         if (sdc_cfg_needs_uncond(p->cfg_scale)) uncond = sdc_encode_prompt(&r.ctx, m, p->negative_prompt, p->clip_skip);
-        if (!sdc_ctx_ok(&r.ctx)) st = ctx_status(&r, err);
+        if (!sdc_ctx_ok(&r.ctx)) st = ctx_err(&r.ctx, err);
         if (p->release_text) sdc_sd_model_release_text(m);
     }
     double t_text = sdc_time_now();
