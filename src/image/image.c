@@ -50,6 +50,19 @@ sdc_status sdc_image_clone(const sdc_image *src, sdc_image *dst, sdc_error *err)
     return SDC_OK;
 }
 
+sdc_status sdc_image_crop(const sdc_image *src, int x1, int y1, int x2, int y2, sdc_image *dst, sdc_error *err) {
+    if (x1 < 0 || y1 < 0 || x2 > src->width || y2 > src->height || x2 <= x1 || y2 <= y1)
+        return sdc_error_set(err, SDC_ERR_INVALID_ARG, "crop %d,%d-%d,%d outside a %dx%d image", x1, y1, x2, y2, src->width,
+                             src->height);
+    sdc_status st = sdc_image_alloc(dst, x2 - x1, y2 - y1, src->channels, err);
+    if (st) return st;
+    size_t row = (size_t)dst->width * (size_t)src->channels;
+    for (int y = 0; y < dst->height; y++)
+        memcpy(dst->data + (size_t)y * row, src->data + ((size_t)(y1 + y) * (size_t)src->width + (size_t)x1) * src->channels,
+               row);
+    return SDC_OK;
+}
+
 static uint8_t luma(const uint8_t *p) {
     return (uint8_t)((p[0] * 19595u + p[1] * 38470u + p[2] * 7471u + 0x8000u) >> 16);
 }

@@ -52,6 +52,8 @@ void sdc_image_free(sdc_image *img);
 size_t sdc_image_bytes(const sdc_image *img);
 /* Deep copy into *dst (freshly allocated). */
 sdc_status sdc_image_clone(const sdc_image *src, sdc_image *dst, sdc_error *err);
+/* The region [x1, x2) x [y1, y2) of src (inside it, not empty) into a new *dst, as PIL's crop(). */
+sdc_status sdc_image_crop(const sdc_image *src, int x1, int y1, int x2, int y2, sdc_image *dst, sdc_error *err);
 
 /* Converts between channel layouts into a new image *dst, as PIL's
  * convert() does: gray -> RGB replicates; RGB -> gray is ITU-R 601 luma in

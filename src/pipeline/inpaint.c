@@ -49,17 +49,28 @@ static sdc_status make_concat(sdc_inpaint *ip, sdc_ctx *c, const sdc_sd_model *m
     return SDC_OK;
 }
 
+sdc_status sdc_inpaint_blur_mask(const sdc_image *mask, int mask_blur, sdc_image *out, sdc_error *err) {
+    sdc_image gray = {0};
+    sdc_status st = sdc_mask_from_image(mask, SDC_MASK_AUTO, &gray, err);
+    if (!st && mask_blur > 0) st = sdc_mask_blur(&gray, mask_blur, mask_blur, out, err);
+    if (!st && mask_blur <= 0) {
+        *out = gray; /* handed over */
+        return SDC_OK;
+    }
+    sdc_image_free(&gray);
+    return st;
+}
+
 sdc_status sdc_inpaint_prepare(sdc_inpaint *ip, sdc_ctx *c, const sdc_sd_model *m, const sdc_image *image,
                                const sdc_image *mask, int mask_blur, int64_t B, int64_t h, int64_t w, sdc_error *err) {
     memset(ip, 0, sizeof *ip);
     ip->B = B, ip->C = m->unet->cfg.out_ch, ip->h = h, ip->w = w, ip->H = h * 8, ip->W = w * 8;
     bool nine = m->unet->cfg.in_ch == m->unet->cfg.out_ch + 5;
     if (!mask && !nine) return SDC_OK;
-    sdc_image gray = {0}, blurred = {0};
+    sdc_image blurred = {0};
     sdc_status st = SDC_OK;
     if (mask) {
-        st = sdc_mask_from_image(mask, SDC_MASK_AUTO, &gray, err);
-        if (!st) st = mask_blur > 0 ? sdc_mask_blur(&gray, mask_blur, mask_blur, &blurred, err) : sdc_image_clone(&gray, &blurred, err);
+        st = sdc_inpaint_blur_mask(mask, mask_blur, &blurred, err);
         ip->keep = malloc((size_t)(h * w) * sizeof(float));
         ip->overlay = malloc((size_t)(ip->H * ip->W) * sizeof(float));
         if (!st && (!ip->keep || !ip->overlay)) st = sdc_error_set(err, SDC_ERR_OOM, "out of memory");
@@ -70,7 +81,6 @@ sdc_status sdc_inpaint_prepare(sdc_inpaint *ip, sdc_ctx *c, const sdc_sd_model *
         }
     }
     if (!st && nine) st = make_concat(ip, c, m, image, mask ? &blurred : NULL, err);
-    sdc_image_free(&gray);
     sdc_image_free(&blurred);
     if (st) sdc_inpaint_free(ip);
     return st;

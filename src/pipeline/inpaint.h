@@ -29,6 +29,10 @@ sdc_status sdc_inpaint_prepare(sdc_inpaint *ip, sdc_ctx *c, const sdc_sd_model *
                                const sdc_image *mask, int mask_blur, int64_t B, int64_t h, int64_t w, sdc_error *err);
 void sdc_inpaint_free(sdc_inpaint *ip);
 
+/* The user's mask (any image, white = repaint) as gray, blurred as A1111
+ * blurs it (mask_blur pixels; 0: as is), into a new *out. */
+sdc_status sdc_inpaint_blur_mask(const sdc_image *mask, int mask_blur, sdc_image *out, sdc_error *err);
+
 /* Lays the original image back over image01 [B, 3, H, W] in [0, 1]. */
 void sdc_inpaint_overlay(const sdc_inpaint *ip, const sdc_image *original, float *image01);
 

@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "base/util.h"
-#include "image/mask.h"
 #include "image/resize.h"
+#include "pipeline/inpaint.h"
 
 sdc_crop_box sdc_inpaint_crop_region(const sdc_image *mask, int pad) {
     int w = mask->width, h = mask->height, x1 = w, y1 = h, x2 = 0, y2 = 0;
@@ -48,16 +48,6 @@ sdc_crop_box sdc_inpaint_expand_crop(sdc_crop_box c, int pw, int ph, int iw, int
     return c;
 }
 
-/* src cropped to box (a new image) */
-static sdc_status crop(const sdc_image *src, sdc_crop_box b, sdc_image *dst, sdc_error *err) {
-    sdc_status st = sdc_image_alloc(dst, b.x2 - b.x1, b.y2 - b.y1, src->channels, err);
-    if (st) return st;
-    size_t row = (size_t)dst->width * (size_t)src->channels;
-    for (int y = 0; y < dst->height; y++)
-        memcpy(dst->data + (size_t)y * row, src->data + (((size_t)(b.y1 + y) * src->width) + (size_t)b.x1) * src->channels, row);
-    return SDC_OK;
-}
-
 sdc_status sdc_generate_only_masked(const sdc_sd_model *m, sdc_pool *pool, const sdc_gen_request *p, int padding,
                                     sdc_gen_result *out, sdc_crop_box *box, sdc_error *err) {
     memset(out, 0, sizeof *out);
@@ -68,16 +58,15 @@ sdc_status sdc_generate_only_masked(const sdc_sd_model *m, sdc_pool *pool, const
                              p->mask->height, img->width, img->height);
     if (img->channels < 3) return sdc_error_set(err, SDC_ERR_INVALID_ARG, "the image must be RGB");
     if (padding < 0) return sdc_error_set(err, SDC_ERR_INVALID_ARG, "padding must be >= 0");
-    sdc_image gray = {0}, blurred = {0}, cimg = {0}, cmask = {0}, pimg = {0}, pmask = {0};
-    sdc_status st = sdc_mask_from_image(p->mask, SDC_MASK_AUTO, &gray, err);
-    if (!st) st = p->mask_blur > 0 ? sdc_mask_blur(&gray, p->mask_blur, p->mask_blur, &blurred, err) : sdc_image_clone(&gray, &blurred, err);
+    sdc_image blurred = {0}, cimg = {0}, cmask = {0}, pimg = {0}, pmask = {0};
+    sdc_status st = sdc_inpaint_blur_mask(p->mask, p->mask_blur, &blurred, err);
     sdc_crop_box b = {0};
     if (!st) {
         b = sdc_inpaint_expand_crop(sdc_inpaint_crop_region(&blurred, padding), p->width, p->height, img->width, img->height);
         if (box) *box = b;
-        st = crop(&blurred, b, &cmask, err);
+        st = sdc_image_crop(&blurred, b.x1, b.y1, b.x2, b.y2, &cmask, err);
     }
-    if (!st) st = crop(img, b, &cimg, err);
+    if (!st) st = sdc_image_crop(img, b.x1, b.y1, b.x2, b.y2, &cimg, err);
     if (!st) st = sdc_image_resize_mode(&cmask, p->width, p->height, SDC_RESIZE_FILL, &pmask, err);
     if (!st) st = sdc_image_resize_mode(&cimg, p->width, p->height, SDC_RESIZE_FILL, &pimg, err);
     sdc_gen_result res = {0};
@@ -90,31 +79,33 @@ sdc_status sdc_generate_only_masked(const sdc_sd_model *m, sdc_pool *pool, const
         st = sdc_generate(m, pool, &q, &res, err);
     }
     int64_t IW = img->width, IH = img->height, HW = IW * IH;
+    /* the overlay weights: the blurred mask as is (the whole-picture mode doubles it) */
+    sdc_inpaint ov = {.B = res.B, .H = IH, .W = IW};
     if (!st) {
         out->image01 = malloc((size_t)(res.B * 3 * HW) * sizeof(float));
-        if (!out->image01) st = sdc_error_set(err, SDC_ERR_OOM, "out of memory");
+        ov.overlay = malloc((size_t)HW * sizeof(float));
+        if (!out->image01 || !ov.overlay) st = sdc_error_set(err, SDC_ERR_OOM, "out of memory");
     }
+    for (int64_t i = 0; !st && i < HW; i++) ov.overlay[i] = blurred.data[i] / 255.0f;
     for (int64_t i = 0; !st && i < res.B; i++) {
         /* A1111 keeps the generated picture as 8 bits, resizes it back
-         * ("crop" mode), pastes it and composites the original over it */
+         * ("crop" mode) and pastes it; the original goes over it below */
         sdc_image gen = {0}, back = {0};
         sdc_tensor t = sdc_tensor_4d(SDC_DTYPE_F32, res.image01, res.B, 3, res.H, res.W);
         st = sdc_image_from_tensor(&t, i, SDC_RANGE_01, SDC_U8_TRUNCATE, &gen, err);
         if (!st) st = sdc_image_resize_mode(&gen, b.x2 - b.x1, b.y2 - b.y1, SDC_RESIZE_CROP, &back, err);
         for (int64_t y = 0; !st && y < IH; y++)
             for (int64_t x = 0; x < IW; x++) {
-                bool in = x >= b.x1 && x < b.x2 && y >= b.y1 && y < b.y2;
-                /* the blurred mask as is (the whole-picture mode doubles it) */
-                float g = in ? blurred.data[y * IW + x] / 255.0f : 0.0f;
-                for (int c = 0; c < 3; c++) {
-                    float o = img->data[(y * IW + x) * img->channels + c] / 255.0f;
-                    float v = in ? back.data[((y - b.y1) * back.width + (x - b.x1)) * back.channels + c] / 255.0f : o;
-                    out->image01[(i * 3 + c) * HW + y * IW + x] = o * (1.0f - g) + v * g;
-                }
+                bool in = x >= b.x1 && x < b.x2 && y >= b.y1 && y < b.y2; /* outside, the mask is 0: the original stays */
+                const uint8_t *px = in ? back.data + ((y - b.y1) * back.width + (x - b.x1)) * back.channels
+                                       : img->data + (y * IW + x) * img->channels;
+                for (int c = 0; c < 3; c++) out->image01[(i * 3 + c) * HW + y * IW + x] = px[c] / 255.0f;
             }
         sdc_image_free(&gen);
         sdc_image_free(&back);
     }
+    if (!st) sdc_inpaint_overlay(&ov, img, out->image01);
+    free(ov.overlay);
     if (!st) {
         out->B = res.B, out->H = IH, out->W = IW;
         memcpy(out->seeds, res.seeds, sizeof out->seeds);
@@ -123,7 +114,7 @@ sdc_status sdc_generate_only_masked(const sdc_sd_model *m, sdc_pool *pool, const
         sdc_gen_result_free(out);
     }
     sdc_gen_result_free(&res);
-    sdc_image_free(&gray), sdc_image_free(&blurred), sdc_image_free(&cimg), sdc_image_free(&cmask);
+    sdc_image_free(&blurred), sdc_image_free(&cimg), sdc_image_free(&cmask);
     sdc_image_free(&pimg), sdc_image_free(&pmask);
     return st;
 }
