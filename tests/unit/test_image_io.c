@@ -385,3 +385,24 @@ TEST(image_flatten_matches_pil_alpha_composite) {
     }
     sdc_image_free(&img);
 }
+
+/* sdc_image_crop: the region's pixels, row by row; regions outside the
+ * image or empty are refused */
+TEST(image_crop_region) {
+    sdc_error err;
+    sdc_error_clear(&err);
+    sdc_image img = {0}, c = {0};
+    REQUIRE(sdc_image_alloc(&img, 7, 5, 3, &err) == SDC_OK);
+    for (int i = 0; i < 7 * 5 * 3; i++) img.data[i] = (uint8_t)i;
+    REQUIRE(sdc_image_crop(&img, 2, 1, 6, 4, &c, &err) == SDC_OK);
+    CHECK(c.width == 4 && c.height == 3 && c.channels == 3);
+    int bad = 0;
+    for (int y = 0; y < 3; y++)
+        for (int x = 0; x < 4; x++)
+            for (int k = 0; k < 3; k++) bad += c.data[(y * 4 + x) * 3 + k] != (uint8_t)(((y + 1) * 7 + x + 2) * 3 + k);
+    CHECK_MSG(bad == 0, "%d values differ", bad);
+    sdc_image_free(&c);
+    CHECK(sdc_image_crop(&img, 2, 1, 8, 4, &c, &err) == SDC_ERR_INVALID_ARG);
+    CHECK(sdc_image_crop(&img, 3, 1, 3, 4, &c, &err) == SDC_ERR_INVALID_ARG);
+    sdc_image_free(&img);
+}
