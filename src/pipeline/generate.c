@@ -49,7 +49,8 @@ int sdc_hr_upscaler_from_name(const char *name) {
     return strcasecmp(name, "None") == 0 ? SDC_HR_LANCZOS : -1;
 }
 
-sdc_status sdc_gen_add_hires_params(const sdc_gen_request *p, sdc_gen_params *ip, sdc_error *err) {
+sdc_status sdc_gen_add_hires_params(const sdc_gen_request *p, const char *sampler_label, const char *sched_label,
+                                    sdc_gen_params *ip, sdc_error *err) {
     if (p->hr_width <= 0) return SDC_OK;
     char v[64];
     bool same_aspect = (int64_t)p->hr_width * p->height == (int64_t)p->hr_height * p->width;
@@ -68,6 +69,25 @@ sdc_status sdc_gen_add_hires_params(const sdc_gen_request *p, sdc_gen_params *ip
     if (!st) st = sdc_gen_params_add_extra(ip, "Hires upscaler", sdc_hr_upscaler_name(p->hr_upscaler), err);
     if (!st && p->hr_prompt) st = sdc_gen_params_add_extra(ip, "Hires prompt", p->hr_prompt, err);
     if (!st && p->hr_negative_prompt) st = sdc_gen_params_add_extra(ip, "Hires negative prompt", p->hr_negative_prompt, err);
+    if (!st && p->hr_sampler >= 0 && p->hr_sampler != (int)p->sampler)
+        st = sdc_gen_params_add_extra(ip, "Hires sampler", sampler_label, err);
+    if (!st && p->hr_scheduler >= 0 && p->hr_scheduler != (int)p->scheduler)
+        st = sdc_gen_params_add_extra(ip, "Hires schedule type", sched_label, err);
+    return st;
+}
+
+sdc_status sdc_gen_add_inpaint_params(const sdc_gen_request *p, int masked_padding, sdc_gen_params *ip, sdc_error *err) {
+    char v[32];
+    sdc_status st = SDC_OK;
+    if (p->mask && p->mask_blur > 0) {
+        snprintf(v, sizeof v, "%d", p->mask_blur);
+        st = sdc_gen_params_add_extra(ip, "Mask blur", v, err);
+    }
+    if (!st && masked_padding >= 0) {
+        snprintf(v, sizeof v, "%d", masked_padding);
+        st = sdc_gen_params_add_extra(ip, "Inpaint area", "Only masked", err);
+        if (!st) st = sdc_gen_params_add_extra(ip, "Masked area padding", v, err);
+    }
     return st;
 }
 

@@ -101,9 +101,15 @@ typedef struct sdc_gen_request {
 void sdc_gen_request_default(sdc_gen_request *p);
 
 /* A1111's infotext keys of a hires fix ("Hires upscale" or "Hires resize",
- * "Hires steps", "Hires upscaler"), appended to ip's extras; nothing when
- * p has no hires pass. ("Denoising strength" is the caller's.) */
-sdc_status sdc_gen_add_hires_params(const sdc_gen_request *p, sdc_gen_params *ip, sdc_error *err);
+ * "Hires steps", "Hires upscaler", "Hires prompt", ..., and "Hires sampler"
+ * / "Hires schedule type" when they differ from the first pass's, with the
+ * caller's display labels), appended to ip's extras; nothing when p has no
+ * hires pass. ("Denoising strength" is the caller's.) */
+sdc_status sdc_gen_add_hires_params(const sdc_gen_request *p, const char *sampler_label, const char *sched_label,
+                                    sdc_gen_params *ip, sdc_error *err);
+/* A1111's inpainting keys: "Mask blur" (a mask, blur > 0) and, for "only
+ * masked" (masked_padding >= 0), "Inpaint area", "Masked area padding". */
+sdc_status sdc_gen_add_inpaint_params(const sdc_gen_request *p, int masked_padding, sdc_gen_params *ip, sdc_error *err);
 
 typedef struct sdc_gen_timing {
     double text, sampling, decode, total;

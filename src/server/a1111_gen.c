@@ -462,24 +462,11 @@ static char *infotext(const gen_req *q, long long seed) {
     sdc_gen_params_set_str(&ip.model_name, q->model_name, &err);
     if (q->model_hash[0]) sdc_gen_params_set_str(&ip.model_hash, q->model_hash, &err);
     if (q->img2img || q->hr_width > 0) ip.denoising_strength = sdc_infotext_float(q->denoise);
-    char v[32];
-    if (q->img2img && q->mask.data && q->mask_blur > 0) {
-        snprintf(v, sizeof v, "%d", q->mask_blur);
-        sdc_gen_params_add_extra(&ip, "Mask blur", v, &err);
-    }
-    if (q->only_masked) {
-        snprintf(v, sizeof v, "%d", q->masked_padding);
-        sdc_gen_params_add_extra(&ip, "Inpaint area", "Only masked", &err);
-        sdc_gen_params_add_extra(&ip, "Masked area padding", v, &err);
-    }
-    ip.clip_skip = q->clip_skip;
     sdc_gen_request g;
     fill_request(q, &g);
-    sdc_gen_add_hires_params(&g, &ip, &err);
-    if (q->hr_sampler >= 0 && q->hr_sampler != (int)q->sampler)
-        sdc_gen_params_add_extra(&ip, "Hires sampler", q->hr_sampler_label, &err);
-    if (q->hr_scheduler >= 0 && q->hr_scheduler != (int)q->scheduler)
-        sdc_gen_params_add_extra(&ip, "Hires schedule type", q->hr_sched_label, &err);
+    sdc_gen_add_inpaint_params(&g, q->only_masked ? q->masked_padding : -1, &ip, &err);
+    ip.clip_skip = q->clip_skip;
+    sdc_gen_add_hires_params(&g, q->hr_sampler_label, q->hr_sched_label, &ip, &err);
     sdc_gen_params_set_str(&ip.version, "sdc", &err);
     if (!err.status) sdc_infotext_format(&ip, &text, &err);
     sdc_gen_params_free(&ip);

@@ -72,24 +72,12 @@ char *sdc_out_infotext(const sdc_gen_request *p, const char *sampler_label, cons
     if (model_name) sdc_gen_params_set_str(&ip.model_name, model_name, &err);
     if (model_hash) sdc_gen_params_set_str(&ip.model_hash, model_hash, &err);
     if (img2img) ip.denoising_strength = sdc_infotext_float(p->strength);
-    if (p->mask && p->mask_blur > 0) {
-        char v[32];
-        snprintf(v, sizeof v, "%d", p->mask_blur);
-        sdc_gen_params_add_extra(&ip, "Mask blur", v, &err);
-    }
-    if (masked_padding >= 0) {
-        char v[32];
-        snprintf(v, sizeof v, "%d", masked_padding);
-        sdc_gen_params_add_extra(&ip, "Inpaint area", "Only masked", &err);
-        sdc_gen_params_add_extra(&ip, "Masked area padding", v, &err);
-    }
+    sdc_gen_add_inpaint_params(p, masked_padding, &ip, &err);
     if (p->hr_width > 0) {
         ip.denoising_strength = sdc_infotext_float(p->hr_denoise);
-        sdc_gen_add_hires_params(p, &ip, &err);
-        if (p->hr_sampler >= 0 && p->hr_sampler != (int)p->sampler)
-            sdc_gen_params_add_extra(&ip, "Hires sampler", sdc_out_sampler_label((sdc_sampler_kind)p->hr_sampler), &err);
-        if (p->hr_scheduler >= 0 && p->hr_scheduler != (int)p->scheduler)
-            sdc_gen_params_add_extra(&ip, "Hires schedule type", sdc_out_scheduler_label((sdc_scheduler)p->hr_scheduler), &err);
+        sdc_gen_add_hires_params(p, p->hr_sampler >= 0 ? sdc_out_sampler_label((sdc_sampler_kind)p->hr_sampler) : NULL,
+                                 p->hr_scheduler >= 0 ? sdc_out_scheduler_label((sdc_scheduler)p->hr_scheduler) : NULL, &ip,
+                                 &err);
     }
     ip.clip_skip = clip_skip;
     sdc_gen_params_set_str(&ip.version, "sdc " SDC_VERSION, &err);
