@@ -126,6 +126,12 @@ static void u_task(void *v, int p) {
     }
 }
 
+/* image, tile row and tile column of row r of the current tile chunk */
+static inline void tile_at(const wg_job *j, int64_t r, int64_t *b, int64_t *ty, int64_t *tx) {
+    int64_t tile = j->t0 + r;
+    *b = tile / (j->th * j->tw), *ty = (tile / j->tw) % j->th, *tx = tile % j->tw;
+}
+
 /* ---- inputs --------------------------------------------------------------------- */
 
 /* V rows of tiles [t0 + 16 task, ...): B^T d B per 16 channels, d the 4x4
@@ -136,7 +142,8 @@ static void v_task(void *v, int task) {
     const sdc_conv2d_args *a = j->a;
     int64_t r0 = (int64_t)task * WG_TILE_TASK, r1 = SDC_MIN(r0 + WG_TILE_TASK, j->tc);
     for (int64_t r = r0; r < r1; r++) {
-        int64_t tile = j->t0 + r, b = tile / (j->th * j->tw), ty = (tile / j->tw) % j->th, tx = tile % j->tw;
+        int64_t b, ty, tx;
+        tile_at(j, r, &b, &ty, &tx);
         int64_t iy = 2 * ty - a->pad_t, ix = 2 * tx - a->pad_l;
         const float *px[16];
         for (int y = 0; y < 4; y++)
@@ -206,7 +213,8 @@ static void out_task(void *v, int task) {
     const sdc_conv2d_args *a = j->a;
     int64_t r0 = (int64_t)task * WG_TILE_TASK, r1 = SDC_MIN(r0 + WG_TILE_TASK, j->tc);
     for (int64_t r = r0; r < r1; r++) {
-        int64_t tile = j->t0 + r, b = tile / (j->th * j->tw), ty = (tile / j->tw) % j->th, tx = tile % j->tw;
+        int64_t b, ty, tx;
+        tile_at(j, r, &b, &ty, &tx);
         for (int64_t c = 0; c < j->nn; c += 16) {
             __mmask16 mk = lanes(j->nn - c);
             __m512 m[16], s[8];
