@@ -1,6 +1,7 @@
 /* Reference tensor loading for tests (see refdata.h). */
 #include "refdata.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -71,4 +72,34 @@ bool sdc_ref_load_i32(const char *shared_rel, const char *name, int32_t **ids, i
     *n = r.numel;
     sdc_ref_free(&r);
     return true;
+}
+
+float *sdc_ref_unet_case(const sdc_unet *u, const sdc_kernels *k, sdc_compute compute, const char *name, int64_t *n,
+                         sdc_error *err) {
+    char file[256];
+    snprintf(file, sizeof file, "reference/tiny/unet/%s.safetensors", name);
+    sdc_error_clear(err);
+    sdc_ref x, t, ctx;
+    if (!sdc_ref_load(file, "sample", &x) || !sdc_ref_load(file, "timestep", &t) ||
+        !sdc_ref_load(file, "encoder_hidden_states", &ctx)) {
+        sdc_error_set(err, SDC_ERR_IO, "cannot read %s", file);
+        return NULL;
+    }
+    sdc_tensor tx = sdc_tensor_make(SDC_DTYPE_F32, x.data, 4, x.shape);
+    sdc_tensor tt = sdc_tensor_make(SDC_DTYPE_F32, t.data, 1, t.shape);
+    sdc_tensor tc = sdc_tensor_make(SDC_DTYPE_F32, ctx.data, 3, ctx.shape);
+    sdc_ctx c;
+    sdc_ctx_init(&c, NULL, 0);
+    c.k = k;
+    c.compute = compute;
+    sdc_tensor *y = sdc_unet_forward(&c, u, &tx, &tt, &tc, NULL);
+    float *out = NULL;
+    if (!y) sdc_error_set(err, c.err.status, "%s", sdc_error_msg(&c.err));
+    else if ((out = malloc((size_t)sdc_tensor_numel(y) * sizeof *out))) {
+        *n = sdc_tensor_numel(y);
+        memcpy(out, y->data, (size_t)*n * sizeof *out);
+    }
+    sdc_ctx_free(&c);
+    sdc_ref_free(&x), sdc_ref_free(&t), sdc_ref_free(&ctx);
+    return out;
 }

@@ -26,36 +26,6 @@ static sdc_unet *load(const sdc_model_files *mf, const sdc_wpack *pack) {
     return u;
 }
 
-/* Output of u on a reference case with table k in mode `compute`; NULL
- * with the context's error in *st (caller frees the result). */
-static float *forward(const sdc_unet *u, const sdc_kernels *k, sdc_compute compute, const char *name, int64_t *n,
-                      sdc_status *st) {
-    char file[256];
-    snprintf(file, sizeof file, "reference/tiny/unet/%s.safetensors", name);
-    sdc_ref x, t, ctx;
-    if (!sdc_ref_load(file, "sample", &x) || !sdc_ref_load(file, "timestep", &t) ||
-        !sdc_ref_load(file, "encoder_hidden_states", &ctx))
-        return NULL;
-    sdc_tensor tx = sdc_tensor_make(SDC_DTYPE_F32, x.data, 4, x.shape);
-    sdc_tensor tt = sdc_tensor_make(SDC_DTYPE_F32, t.data, 1, t.shape);
-    sdc_tensor tc = sdc_tensor_make(SDC_DTYPE_F32, ctx.data, 3, ctx.shape);
-    sdc_ctx c;
-    sdc_ctx_init(&c, NULL, 0);
-    c.k = k;
-    c.compute = compute;
-    sdc_tensor *y = sdc_unet_forward(&c, u, &tx, &tt, &tc, NULL);
-    float *out = NULL;
-    *st = c.err.status;
-    if (y) {
-        *n = sdc_tensor_numel(y);
-        out = malloc((size_t)*n * sizeof *out);
-        if (out) memcpy(out, y->data, (size_t)*n * sizeof *out);
-    }
-    sdc_ctx_free(&c);
-    sdc_ref_free(&x), sdc_ref_free(&t), sdc_ref_free(&ctx);
-    return out;
-}
-
 /* y = conv(x, w) with table k in mode `compute` on a fixed input. */
 static float *conv(const sdc_tensor *w, const sdc_kernels *k, sdc_compute compute, int64_t *n) {
     sdc_ctx c;
@@ -98,9 +68,9 @@ TEST(unet_packed_weights_match_unpacked) {
     static const char *cases[] = {"b1_t999_8x8", "b2cfg_t500_8x8", "b2cfg_t1_16x16"};
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         int64_t n0 = 0, n1 = 0;
-        sdc_status s0, s1;
-        float *y0 = forward(plain, k, SDC_COMPUTE_BF16, cases[i], &n0, &s0);
-        float *y1 = forward(packed, k, SDC_COMPUTE_BF16, cases[i], &n1, &s1);
+        sdc_error e0, e1;
+        float *y0 = sdc_ref_unet_case(plain, k, SDC_COMPUTE_BF16, cases[i], &n0, &e0);
+        float *y1 = sdc_ref_unet_case(packed, k, SDC_COMPUTE_BF16, cases[i], &n1, &e1);
         CHECK_MSG(y0 && y1 && n0 == n1 && memcmp(y0, y1, (size_t)n0 * sizeof *y0) == 0,
                   "%s: packed and plain U-Net differ", cases[i]);
         free(y0), free(y1);
@@ -112,9 +82,9 @@ TEST(unet_packed_weights_match_unpacked) {
     CHECK_MSG(c0 && c1 && n0 == n1 && memcmp(c0, c1, (size_t)n0 * sizeof *c0) == 0, "f32 conv via the strided view");
     free(c0), free(c1);
     /* ... but the packed-only fused matrices refuse it */
-    sdc_status st;
-    float *y = forward(packed, k, SDC_COMPUTE_F32, cases[0], &n0, &st);
-    CHECK_MSG(!y && st == SDC_ERR_UNSUPPORTED, "f32 compute on a model packed for bf16: status %d", (int)st);
+    sdc_error e;
+    float *y = sdc_ref_unet_case(packed, k, SDC_COMPUTE_F32, cases[0], &n0, &e);
+    CHECK_MSG(!y && e.status == SDC_ERR_UNSUPPORTED, "f32 compute on a model packed for bf16: status %d", (int)e.status);
     free(y);
 
     sdc_unet_free(plain);
