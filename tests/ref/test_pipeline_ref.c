@@ -169,6 +169,38 @@ TEST(pipeline_same_seed_same_image) {
     sdc_sd_model_free(m);
 }
 
+/* An inpainting case: a w x h colour gradient, a mask repainting the box
+ * [x0, x1) x [y0, y1), and the request around them (4 steps, strength 0.9). */
+typedef struct inpaint_case {
+    sdc_image img, mask;
+    sdc_gen_request r;
+} inpaint_case;
+
+static bool inpaint_case_init(inpaint_case *ic, int w, int h, int x0, int y0, int x1, int y1) {
+    sdc_error err;
+    sdc_error_clear(&err);
+    memset(ic, 0, sizeof *ic);
+    if (sdc_image_alloc(&ic->img, w, h, 3, &err) || sdc_image_alloc(&ic->mask, w, h, 1, &err)) return false;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            for (int c = 0; c < 3; c++) ic->img.data[(y * w + x) * 3 + c] = (uint8_t)((x * 4 + y * 2 + c * 60) & 255);
+            ic->mask.data[y * w + x] = x >= x0 && x < x1 && y >= y0 && y < y1 ? 255 : 0;
+        }
+    sdc_gen_request_default(&ic->r);
+    ic->r.prompt = "a blue door";
+    ic->r.width = ic->r.height = 64;
+    ic->r.steps = 4;
+    ic->r.strength = 0.9f;
+    ic->r.init_image = &ic->img;
+    ic->r.mask = &ic->mask;
+    return true;
+}
+
+static void inpaint_case_free(inpaint_case *ic) {
+    sdc_image_free(&ic->img);
+    sdc_image_free(&ic->mask);
+}
+
 /* Inpainting keeps what the mask does not cover: with a mask whose left
  * half is black (keep) the left columns, away from the blurred edge, come
  * back exactly as the original pixels (A1111's overlay), while the right
@@ -178,24 +210,12 @@ TEST(pipeline_inpaint_keeps_unmasked_pixels) {
     REQUIRE(m != NULL);
     sdc_error err;
     sdc_error_clear(&err);
-    sdc_image img = {0}, mask = {0};
-    REQUIRE(sdc_image_alloc(&img, 64, 64, 3, &err) == SDC_OK && sdc_image_alloc(&mask, 64, 64, 1, &err) == SDC_OK);
-    for (int y = 0; y < 64; y++)
-        for (int x = 0; x < 64; x++) {
-            for (int c = 0; c < 3; c++) img.data[(y * 64 + x) * 3 + c] = (uint8_t)((x * 4 + y * 2 + c * 60) & 255);
-            mask.data[y * 64 + x] = x < 32 ? 0 : 255;
-        }
-    sdc_gen_request r;
-    sdc_gen_request_default(&r);
-    r.prompt = "a blue door";
-    r.width = r.height = 64;
-    r.steps = 4;
-    r.strength = 0.9f;
-    r.init_image = &img;
-    r.mask = &mask;
-    r.mask_blur = 2;
+    inpaint_case ic;
+    REQUIRE(inpaint_case_init(&ic, 64, 64, 32, 0, 64, 64)); /* the right half repainted */
+    ic.r.mask_blur = 2;
+    const sdc_image img = ic.img;
     sdc_gen_result res;
-    REQUIRE_MSG(sdc_generate(m, NULL, &r, &res, &err) == SDC_OK, "%s", sdc_error_msg(&err));
+    REQUIRE_MSG(sdc_generate(m, NULL, &ic.r, &res, &err) == SDC_OK, "%s", sdc_error_msg(&err));
     int kept_bad = 0;
     double changed = 0;
     for (int c = 0; c < 3; c++)
@@ -208,8 +228,7 @@ TEST(pipeline_inpaint_keeps_unmasked_pixels) {
     CHECK_MSG(kept_bad == 0, "%d kept pixels changed", kept_bad);
     CHECK_MSG(changed > 0.05, "the masked half was not repainted (max change %g)", changed);
     sdc_gen_result_free(&res);
-    sdc_image_free(&img);
-    sdc_image_free(&mask);
+    inpaint_case_free(&ic);
     sdc_sd_model_free(m);
 }
 
@@ -294,25 +313,13 @@ TEST(pipeline_only_masked_inpaint) {
     REQUIRE(m != NULL);
     sdc_error err;
     sdc_error_clear(&err);
-    sdc_image img = {0}, mask = {0};
-    REQUIRE(sdc_image_alloc(&img, 90, 70, 3, &err) == SDC_OK && sdc_image_alloc(&mask, 90, 70, 1, &err) == SDC_OK);
-    for (int y = 0; y < 70; y++)
-        for (int x = 0; x < 90; x++) {
-            for (int c = 0; c < 3; c++) img.data[(y * 90 + x) * 3 + c] = (uint8_t)((x * 3 + y * 5 + c * 70) & 255);
-            mask.data[y * 90 + x] = x >= 40 && x < 60 && y >= 30 && y < 40 ? 255 : 0;
-        }
-    sdc_gen_request r;
-    sdc_gen_request_default(&r);
-    r.prompt = "a blue door";
-    r.width = r.height = 64;
-    r.steps = 4;
-    r.strength = 0.9f;
-    r.init_image = &img;
-    r.mask = &mask;
-    r.mask_blur = 0;
+    inpaint_case ic;
+    REQUIRE(inpaint_case_init(&ic, 90, 70, 40, 30, 60, 40));
+    ic.r.mask_blur = 0;
+    const sdc_image img = ic.img, mask = ic.mask;
     sdc_gen_result res;
     sdc_crop_box b;
-    REQUIRE_MSG(sdc_generate_only_masked(m, NULL, &r, 6, &res, &b, &err) == SDC_OK, "%s", sdc_error_msg(&err));
+    REQUIRE_MSG(sdc_generate_only_masked(m, NULL, &ic.r, 6, &res, &b, &err) == SDC_OK, "%s", sdc_error_msg(&err));
     REQUIRE(res.W == 90 && res.H == 70 && res.B == 1);
     /* bbox (40,30)-(60,40) + 6 = (34,24)-(66,46): 32 x 22, widened to 32 x 32 centred: y 19..51 */
     CHECK_MSG(b.x1 == 34 && b.x2 == 66 && b.y1 == 19 && b.y2 == 51, "box %d %d %d %d", b.x1, b.y1, b.x2, b.y2);
@@ -329,8 +336,7 @@ TEST(pipeline_only_masked_inpaint) {
     CHECK_MSG(outside_bad == 0, "%d values outside the crop changed", outside_bad);
     CHECK_MSG(inside > 0.05, "the masked area was not repainted (max change %g)", inside);
     sdc_gen_result_free(&res);
-    sdc_image_free(&img);
-    sdc_image_free(&mask);
+    inpaint_case_free(&ic);
     sdc_sd_model_free(m);
 }
 
