@@ -9,6 +9,7 @@
  * Not here: previews scheduling, tiling (vae_tiled.h). */
 #include "models/taesd.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -233,12 +234,16 @@ sdc_status sdc_taesd_open(const char *const *paths, int n_paths, sdc_dtype mat_d
                           sdc_error *err) {
     *out = NULL;
     if (n_paths < 1 || n_paths > 2) return sdc_error_set(err, SDC_ERR_INVALID_ARG, "TAESD: give 1 or 2 files");
+    char bufs[2][4096], real[2][PATH_MAX];
+    const char *files[2] = {NULL, NULL};
+    for (int i = 0; i < n_paths; i++) files[i] = weight_path(paths[i], bufs[i], sizeof bufs[i]);
+    /* one file holding both halves (diffusers' AutoencoderTiny) named twice,
+     * e.g. linked as taesd_decoder.* and taesd_encoder.*: opened once */
+    if (n_paths == 2 && realpath(files[0], real[0]) && realpath(files[1], real[1]) && strcmp(real[0], real[1]) == 0)
+        n_paths = 1;
     sdc_model_files *m[2] = {NULL, NULL};
     sdc_status st = SDC_OK;
-    for (int i = 0; i < n_paths && st == SDC_OK; i++) {
-        char buf[4096];
-        st = sdc_model_files_open(weight_path(paths[i], buf, sizeof buf), &m[i], err);
-    }
+    for (int i = 0; i < n_paths && st == SDC_OK; i++) st = sdc_model_files_open(files[i], &m[i], err);
     if (st == SDC_OK) st = sdc_taesd_load((const sdc_model_files *const *)m, n_paths, mat_dtype, out, err);
     if (st != SDC_OK) {
         for (int i = 0; i < 2; i++) sdc_model_files_close(m[i]);

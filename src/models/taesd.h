@@ -85,8 +85,9 @@ typedef struct sdc_taesd {
  * lives. */
 sdc_status sdc_taesd_load(const sdc_model_files *const *files, int n_files, sdc_dtype mat_dtype, sdc_taesd **out,
                           sdc_error *err);
-/* Same from paths (1 or 2); a folder stands for its
- * diffusion_pytorch_model.safetensors. The model owns the opened files. */
+/* Same from paths (1 or 2; the same file twice counts once); a folder
+ * stands for its diffusion_pytorch_model.safetensors. The model owns the
+ * opened files. */
 sdc_status sdc_taesd_open(const char *const *paths, int n_paths, sdc_dtype mat_dtype, sdc_taesd **out,
                           sdc_error *err);
 void sdc_taesd_free(sdc_taesd *t);

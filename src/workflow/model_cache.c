@@ -1,7 +1,6 @@
 /* Loaded-model cache (see model_cache.h). */
 #include "workflow/model_cache.h"
 
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,13 +191,8 @@ sdc_status sdc_model_cache_taesd(sdc_model_cache *c, const char *dec, const char
     if ((*out = lookup(c, K_TAESD, key))) return SDC_OK;
     make_room(c, K_TAESD);
     const char *paths[2] = {dec, enc};
-    /* one file holding both halves (diffusers AutoencoderTiny), reached
-     * under both names (e.g. links): opened once */
-    char rd[PATH_MAX], re[PATH_MAX];
-    int n = enc && enc[0] ? 2 : 1;
-    if (n == 2 && realpath(dec, rd) && realpath(enc, re) && strcmp(rd, re) == 0) n = 1;
     /* TAESD is small: f32 weights keep previews exact and cost nothing */
-    sdc_status st = sdc_taesd_open(paths, n, SDC_DTYPE_F32, out, err);
+    sdc_status st = sdc_taesd_open(paths, enc && enc[0] ? 2 : 1, SDC_DTYPE_F32, out, err);
     if (!st) insert(c, K_TAESD, key, *out);
     return st;
 }
