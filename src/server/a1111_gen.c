@@ -643,11 +643,8 @@ static void run_a1111(sdc_server *s, srv_job *j) {
     if (s->o.previews && sdc_catalog_taesd(&s->cat, dec, enc, sizeof dec) && sdc_model_cache_taesd(s->cache, dec, NULL, &rs.taesd, &err))
         rs.taesd = NULL, sdc_error_clear(&err);
     sdc_status st = sdc_model_cache_checkpoint(s->cache, &q->key, &m, &err);
-    /* as A1111 does when it loads a checkpoint: its SHA-256, once per file
-     * (cached in ~/.cache/sdc), for the infotext and /sdapi/v1/sd-models */
-    sdc_error herr;
-    sdc_error_clear(&herr);
-    if (!st && sdc_file_sha256(q->key.path, 1, q->model_hash, &herr) == SDC_OK) q->model_hash[10] = '\0';
+    /* hashed by the load (model_cache.h): A1111's short hash for the infotext */
+    if (!st && sdc_file_sha256_cached(q->key.path, q->model_hash)) q->model_hash[10] = '\0';
     else q->model_hash[0] = '\0';
     if (!st) st = run_batches(s, j, q, m, &rs, &o, &err);
     if (st && st != SDC_ERR_CANCELLED) {

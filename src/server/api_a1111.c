@@ -151,6 +151,16 @@ static json_t *config_of(const char *path) {
     return access(yaml, R_OK) == 0 ? json_string(yaml) : json_null();
 }
 
+/* A1111's title of a listed checkpoint: "name [short hash]" once the file
+ * was hashed (a load hashes it), else the name; sha gets the whole hash
+ * (or ""). Returns whether the file was hashed. */
+static bool checkpoint_title(const char *name, const char *path, char *title, size_t size, char sha[65]) {
+    bool hashed = path && sdc_file_sha256_cached(path, sha);
+    if (hashed) snprintf(title, size, "%s [%.10s]", name, sha);
+    else snprintf(title, size, "%s", name), sha[0] = '\0';
+    return hashed;
+}
+
 static void get_models(srv_req *r, sdc_cat_kind kind) {
     sdc_name_list l;
     sdc_error err;
@@ -160,22 +170,18 @@ static void get_models(srv_req *r, sdc_cat_kind kind) {
         for (size_t i = 0; a && i < l.n; i++) {
             char stem[512];
             sdc_catalog_stem(l.names[i], stem, sizeof stem);
-            char sha[65];
-            if (kind == SDC_CAT_CHECKPOINT && sdc_file_sha256_cached(l.paths[i], sha)) {
-                /* hashed before (at a load, by any sdc): A1111's "name [short hash]" title */
-                char title[1100], hash[11];
-                snprintf(hash, sizeof hash, "%.10s", sha);
-                snprintf(title, sizeof title, "%.1000s [%s]", l.names[i], hash);
-                json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "title", title, "model_name", stem,
-                                                   "hash", hash, "sha256", sha, "filename", l.paths[i], "config",
-                                                   config_of(l.paths[i])));
-            } else if (kind == SDC_CAT_CHECKPOINT) /* not hashed yet: A1111 too shows null until a load hashes it */
-                json_array_append_new(a, json_pack("{s:s, s:s, s:n, s:n, s:s, s:o}", "title", l.names[i], "model_name", stem,
-                                                   "hash", "sha256", "filename", l.paths[i], "config", config_of(l.paths[i])));
-            else if (kind == SDC_CAT_VAE)
+            if (kind == SDC_CAT_CHECKPOINT) {
+                char sha[65], title[SDC_MODEL_PATH_MAX + 16];
+                bool hashed = checkpoint_title(l.names[i], l.paths[i], title, sizeof title, sha);
+                json_array_append_new(a, json_pack("{s:s, s:s, s:o, s:o, s:s, s:o}", "title", title, "model_name", stem,
+                                                   "hash", hashed ? json_stringn(sha, 10) : json_null(), "sha256",
+                                                   hashed ? json_string(sha) : json_null(), "filename", l.paths[i],
+                                                   "config", config_of(l.paths[i])));
+            } else if (kind == SDC_CAT_VAE) {
                 json_array_append_new(a, json_pack("{s:s, s:s}", "model_name", l.names[i], "filename", l.paths[i]));
-            else
+            } else {
                 json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:{}}", "name", stem, "alias", stem, "path", l.paths[i], "metadata"));
+            }
         }
         sdc_name_list_free(&l);
     }
@@ -192,14 +198,12 @@ static json_t *options_json(sdc_server *s) {
     int clip = s->clip_skip;
     pthread_mutex_unlock(&s->lock);
     if (!o) return NULL;
-    /* A1111's title: "name [short hash]" once the file was hashed */
     char path[SDC_MODEL_PATH_MAX], sha[65], title[SDC_MODEL_PATH_MAX + 16];
     sdc_error err;
     sdc_error_clear(&err);
-    bool hashed = ckpt[0] && sdc_catalog_find(&s->cat, SDC_CAT_CHECKPOINT, ckpt, path, sizeof path, NULL, 0, &err) == SDC_OK &&
-                  sdc_file_sha256_cached(path, sha);
-    if (hashed) snprintf(title, sizeof title, "%s [%.10s]", ckpt, sha);
-    json_object_set_new(o, "sd_model_checkpoint", json_string(hashed ? title : ckpt));
+    bool found = ckpt[0] && sdc_catalog_find(&s->cat, SDC_CAT_CHECKPOINT, ckpt, path, sizeof path, NULL, 0, &err) == SDC_OK;
+    bool hashed = checkpoint_title(ckpt, found ? path : NULL, title, sizeof title, sha);
+    json_object_set_new(o, "sd_model_checkpoint", json_string(title));
     json_object_set_new(o, "sd_checkpoint_hash", hashed ? json_string(sha) : json_null());
     json_object_set_new(o, "CLIP_stop_at_last_layers", json_integer(clip));
     if (!json_object_get(o, "sd_vae")) json_object_set_new(o, "sd_vae", json_string("Automatic"));
@@ -220,11 +224,7 @@ static void load_job(sdc_server *s, srv_job *j) {
     if (sdc_model_cache_checkpoint(s->cache, key, &m, &err) != SDC_OK) {
         j->http_status = 500;
         j->result = json_pack("{s:s}", "detail", sdc_error_msg(&err));
-        return;
     }
-    char sha[65]; /* hashed at load, as A1111 does (cached: once per file) */
-    sdc_error_clear(&err);
-    sdc_file_sha256(key->path, 1, sha, &err);
 }
 
 /* sd_model_checkpoint: resolves, loads (A1111 answers once loaded) */

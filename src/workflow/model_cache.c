@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "formats/file_hash.h"
 #include "formats/model_files.h"
 #include "kernels/kernels.h"
 
@@ -158,6 +159,13 @@ sdc_status sdc_model_cache_checkpoint(sdc_model_cache *c, const sdc_model_key *k
     make_room(c, K_CKPT);
     sdc_status st = load_checkpoint(c, key, out, err);
     if (!st) insert(c, K_CKPT, text, *out);
+    /* as A1111 does when it loads a checkpoint: its SHA-256 (once per file,
+     * cached in ~/.cache/sdc; folders have none), for infotexts and model
+     * lists (sdc_file_sha256_cached) */
+    char sha[65];
+    sdc_error herr;
+    sdc_error_clear(&herr);
+    if (!st) sdc_file_sha256(key->path, 1, sha, &herr);
     return st;
 }
 

@@ -56,6 +56,8 @@ sdc_status sdc_model_key_add_lora(sdc_model_key *k, const char *path, float unet
 /* Canonical text of a key (for cache lookups and node signatures). */
 void sdc_model_key_text(const sdc_model_key *k, char *out, size_t size);
 
+/* Loads (or finds loaded) a checkpoint; a load also hashes the file, as
+ * A1111 does, into the hash cache (formats/file_hash.h). */
 sdc_status sdc_model_cache_checkpoint(sdc_model_cache *c, const sdc_model_key *key, sdc_sd_model **out,
                                       sdc_error *err);
 /* A standalone VAE file (single-file or bare "decoder.*" names). */
