@@ -48,7 +48,8 @@ typedef struct gen_opts {
 /* everything resolved from the options, before any heavy work */
 typedef struct gen_plan {
     sdc_gen_request req;
-    bool only_masked; /* --inpaint-area masked */
+    bool only_masked;          /* --inpaint-area masked */
+    sdc_u8_rounding rounding;  /* --rounding */
     sdc_sampler_kind sampler;
     sdc_scheduler scheduler;
     sdc_dtype mat_dtype;
@@ -180,6 +181,18 @@ static int usage_error(const char *msg) {
 
 static bool file_readable(const char *path) { return access(path, R_OK) == 0; }
 
+/* *out = the index of value among the n names of option opt; else exit 2
+ * with a message listing them */
+static int choose(const char *opt, const char *value, const char *const *names, int n, int *out) {
+    for (int i = 0; i < n; i++)
+        if (strcmp(value, names[i]) == 0) return *out = i, 0;
+    char msg[256];
+    int len = snprintf(msg, sizeof msg, "%s must be one of:", opt);
+    for (int i = 0; i < n && len > 0 && (size_t)len < sizeof msg; i++)
+        len += snprintf(msg + len, sizeof msg - (size_t)len, " %s", names[i]);
+    return usage_error(msg);
+}
+
 /* sampler, scheduler, rng, precision, prediction */
 static int resolve_names(const gen_opts *o, gen_plan *g) {
     sdc_error err;
@@ -195,12 +208,13 @@ static int resolve_names(const gen_opts *o, gen_plan *g) {
     sdc_rng_kind rk;
     if (sdc_rng_kind_from_name(o->rng, &rk) != 0) return usage_error("--rng must be cpu or philox");
     g->req.rng = rk;
-    if (strcmp(o->init_noise, "auto") == 0) g->req.init_noise = SDC_INIT_NOISE_AUTO;
-    else if (strcmp(o->init_noise, "sigma") == 0) g->req.init_noise = SDC_INIT_NOISE_SIGMA;
-    else if (strcmp(o->init_noise, "vp") == 0) g->req.init_noise = SDC_INIT_NOISE_VP;
-    else return usage_error("--init-noise must be auto, sigma or vp");
-    if (strcmp(o->rounding, "even") != 0 && strcmp(o->rounding, "truncate") != 0)
-        return usage_error("--rounding must be even or truncate");
+    /* in the enums' order */
+    static const char *const init_noises[] = {"auto", "sigma", "vp"}, *const roundings[] = {"even", "truncate"};
+    int v;
+    if (choose("--init-noise", o->init_noise, init_noises, 3, &v)) return 2;
+    g->req.init_noise = (sdc_init_noise)v;
+    if (choose("--rounding", o->rounding, roundings, 2, &v)) return 2;
+    g->rounding = v ? SDC_U8_TRUNCATE : SDC_U8_ROUND_EVEN;
     if (strcmp(o->precision, "f32") == 0) {
         g->mat_dtype = SDC_WLOAD_KEEP;
         g->req.compute = SDC_COMPUTE_F32;
@@ -539,19 +553,18 @@ static int make_plan(const gen_opts *o, gen_plan *g) {
     g->req.strength = strength;
     if (g->req.width % 8 || g->req.height % 8) return usage_error("--width and --height must be multiples of 8");
     if ((rc = plan_hires(o, g, img2img))) return rc;
-    if (strcmp(o->inpaint_area, "whole") != 0 && strcmp(o->inpaint_area, "masked") != 0)
-        return usage_error("--inpaint-area must be whole or masked");
-    g->only_masked = strcmp(o->inpaint_area, "masked") == 0;
-    if (strcmp(o->strength_rule, "diffusers") == 0) g->req.img2img_rule = SDC_IMG2IMG_DIFFUSERS;
-    else if (strcmp(o->strength_rule, "a1111") == 0) g->req.img2img_rule = SDC_IMG2IMG_A1111;
-    else if (strcmp(o->strength_rule, "comfy") == 0) g->req.img2img_rule = SDC_IMG2IMG_COMFY;
-    else return usage_error("--strength-rule must be diffusers, a1111 or comfy");
+    /* in the enums' order */
+    static const char *const areas[] = {"whole", "masked"}, *const rules[] = {"diffusers", "a1111", "comfy"},
+                             *const fills[] = {"original", "latent-noise", "latent-nothing"};
+    int v;
+    if (choose("--inpaint-area", o->inpaint_area, areas, 2, &v)) return 2;
+    g->only_masked = v == 1;
+    if (choose("--strength-rule", o->strength_rule, rules, 3, &v)) return 2;
+    g->req.img2img_rule = (sdc_img2img_rule)v;
     if (g->only_masked && (o->outpaint || o->init_latent || g->req.hr_width > 0))
         return usage_error("--inpaint-area masked takes --init-image and --mask (no --outpaint, --init-latent or --hires-*)");
-    if (strcmp(o->inpaint_fill, "original") == 0) g->req.inpaint_fill = SDC_FILL_ORIGINAL;
-    else if (strcmp(o->inpaint_fill, "latent-noise") == 0) g->req.inpaint_fill = SDC_FILL_LATENT_NOISE;
-    else if (strcmp(o->inpaint_fill, "latent-nothing") == 0) g->req.inpaint_fill = SDC_FILL_LATENT_NOTHING;
-    else return usage_error("--inpaint-fill must be original, latent-noise or latent-nothing");
+    if (choose("--inpaint-fill", o->inpaint_fill, fills, 3, &v)) return 2;
+    g->req.inpaint_fill = (sdc_latent_fill)v;
     if (g->req.inpaint_fill != SDC_FILL_ORIGINAL && !o->mask && !o->outpaint)
         return usage_error("--inpaint-fill needs --mask or --outpaint");
     if ((rc = load_tensors(o, g))) return rc;
@@ -685,8 +698,7 @@ static int run_batches(const gen_opts *o, gen_plan *g, sdc_sd_model *m, sdc_pool
             char *info = sdc_out_infotext(&g->req, sdc_out_sampler_label(g->sampler), sdc_out_scheduler_label(g->scheduler), m->name,
                                           short_hash, r.seeds[i], g->req.init_image || g->req.init_latent, clip_skip,
                                           g->only_masked ? o->inpaint_padding : -1);
-            st = sdc_out_save_png(name, &r, i, info, o->overwrite,
-                                  strcmp(o->rounding, "truncate") == 0 ? SDC_U8_TRUNCATE : SDC_U8_ROUND_EVEN, &err);
+            st = sdc_out_save_png(name, &r, i, info, o->overwrite, g->rounding, &err);
             free(info);
             if (st) break;
             if (!o->quiet) printf("%s\n", name);
